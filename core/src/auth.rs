@@ -1,0 +1,435 @@
+//! Secrets: references to keys (literal, env, file), the redacting wrappers that keep key text
+//! out of every Debug/Display/serialized form, header validation, and credential resolution
+//! with its precedence (SPEC §4).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::profile::Profile;
+use crate::registry::{AuthScheme, ProviderKind};
+
+/// A secret string. It has no `Display`, and its `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret text, for building the request header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where a secret comes from: `"sk-…"`, `"${X}"`, `"$X"`, `"env:X"`, `{ env = "X" }`,
+/// `{ file = "path" }`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// The value itself.
+    Literal(Secret),
+    /// An environment variable.
+    Env(String),
+    /// A file whose trimmed contents are the value.
+    File(PathBuf),
+}
+
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Literal(_) => f.write_str("Literal(***)"),
+            SecretRef::Env(name) => write!(f, "Env({name:?})"),
+            SecretRef::File(path) => write!(f, "File({path:?})"),
+        }
+    }
+}
+
+fn is_env_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl SecretRef {
+    /// Parses the string forms (literal, `${X}`, `$X`, `env:X`).
+    pub fn parse(text: &str) -> SecretRef {
+        let t = text.trim();
+        if let Some(name) = t.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+            if is_env_name(name) {
+                return SecretRef::Env(name.to_string());
+            }
+        }
+        if let Some(name) = t.strip_prefix('$') {
+            if is_env_name(name) {
+                return SecretRef::Env(name.to_string());
+            }
+        }
+        if let Some(name) = t.strip_prefix("env:") {
+            if is_env_name(name.trim()) {
+                return SecretRef::Env(name.trim().to_string());
+            }
+        }
+        SecretRef::Literal(Secret::new(text))
+    }
+
+    /// Parses a string or a `{ env = … }` / `{ file = … }` table; `path` names it in errors.
+    pub fn from_value(value: &Value, path: &str) -> Result<SecretRef> {
+        match value {
+            Value::String(s) => Ok(SecretRef::parse(s)),
+            Value::Object(map) if map.len() == 1 => {
+                match (map.get("env"), map.get("file")) {
+                    (Some(Value::String(name)), None) if is_env_name(name) => Ok(SecretRef::Env(name.clone())),
+                    (Some(_), None) => Err(Error::config(format!("{path}.env must be an environment variable name"))),
+                    (None, Some(Value::String(file))) if !file.is_empty() => Ok(SecretRef::File(PathBuf::from(file))),
+                    (None, Some(_)) => Err(Error::config(format!("{path}.file must be a file path"))),
+                    _ => Err(Error::config(format!(
+                        "unknown field in {path}: a secret reference is a string, {{ env = \"NAME\" }} or {{ file = \"path\" }}"
+                    ))),
+                }
+            }
+            _ => Err(Error::config(format!(
+                "{path} must be a string, {{ env = \"NAME\" }} or {{ file = \"path\" }}"
+            ))),
+        }
+    }
+
+    /// Where the value comes from, safe to show (`inline`, `env:X`, `file:path`).
+    pub fn source(&self) -> String {
+        match self {
+            SecretRef::Literal(_) => "inline".to_string(),
+            SecretRef::Env(name) => format!("env:{name}"),
+            SecretRef::File(path) => format!("file:{}", path.display()),
+        }
+    }
+
+    /// The value, or `None` when the env var is unset/empty or the file is missing/empty.
+    pub fn resolve(&self, env: &Env) -> Option<Secret> {
+        let value = match self {
+            SecretRef::Literal(s) => Some(s.expose().to_string()),
+            SecretRef::Env(name) => env.var(name),
+            SecretRef::File(path) => std::fs::read_to_string(path).ok(),
+        }?;
+        let trimmed = value.trim();
+        (!trimmed.is_empty()).then(|| Secret::new(trimmed))
+    }
+}
+
+/// Reads environment variables; tests substitute a fixed map.
+#[derive(Clone)]
+pub struct Env(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+
+impl Env {
+    /// The process environment.
+    pub fn process() -> Env {
+        Env(Arc::new(|name| std::env::var(name).ok()))
+    }
+
+    /// A fixed set of variables (nothing else is visible).
+    pub fn from_map(vars: HashMap<String, String>) -> Env {
+        Env(Arc::new(move |name| vars.get(name).cloned()))
+    }
+
+    /// A variable's value, `None` when unset or empty.
+    pub fn var(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Env")
+    }
+}
+
+/// Header names whose values are secrets and are never shown.
+pub fn is_sensitive_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "authorization",
+        "api-key",
+        "api_key",
+        "apikey",
+        "token",
+        "secret",
+        "cookie",
+        "password",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+}
+
+/// Validated request headers (no CR/LF/NUL, token names). `Debug` redacts sensitive values.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// Validates `pairs`; `path` names them in errors.
+    pub fn from_pairs(pairs: Vec<(String, String)>, path: &str) -> Result<Headers> {
+        for (name, value) in &pairs {
+            check_header(name, value, path)?;
+        }
+        Ok(Headers(pairs))
+    }
+
+    /// The pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The value of `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Header names only, for descriptors.
+    pub fn names(&self) -> Vec<String> {
+        self.0.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    /// Sets `name`, replacing an existing header of that name (case-insensitive).
+    pub fn set(&mut self, name: &str, value: String) {
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.0.push((name.to_string(), value));
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(n, v)| {
+                (
+                    n.as_str(),
+                    if is_sensitive_header(n) {
+                        "***"
+                    } else {
+                        v.as_str()
+                    },
+                )
+            }))
+            .finish()
+    }
+}
+
+/// Rejects header names that are not HTTP tokens and values with CR, LF or NUL.
+pub fn check_header(name: &str, value: &str, path: &str) -> Result<()> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(Error::config(format!(
+            "{path}: header name `{}` is not a valid HTTP header name",
+            name.escape_default()
+        )));
+    }
+    if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+        return Err(Error::config(format!(
+            "{path}.{name}: header value contains CR, LF or NUL (header injection is refused)"
+        )));
+    }
+    Ok(())
+}
+
+/// Where the credentials came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// `api_key` in the profile (`inline`, `env:X` or `file:path`).
+    ApiKey(String),
+    /// An env var found by the fallback chain.
+    Env(String),
+    /// A user-supplied `Authorization` (or `x-api-key`) header.
+    Header(String),
+    /// None; the kind's auth is optional.
+    None,
+}
+
+impl CredentialSource {
+    /// A label safe to show to operators, e.g. `env:CLOUDFLARE_API_KEY`.
+    pub fn label(&self) -> String {
+        match self {
+            CredentialSource::ApiKey(src) => format!("provider.api_key ({src})"),
+            CredentialSource::Env(name) => format!("env:{name}"),
+            CredentialSource::Header(name) => format!("headers.{name}"),
+            CredentialSource::None => "none".to_string(),
+        }
+    }
+}
+
+/// Resolved credentials: a source label and a key pool (possibly empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Where they came from.
+    pub source: CredentialSource,
+    /// The key pool, deduplicated, in configured order.
+    pub keys: Vec<Secret>,
+    scheme: AuthScheme,
+}
+
+impl Credentials {
+    /// The header carrying key `index` of the pool, or `None` when no key is used
+    /// (header credentials, optional auth).
+    pub fn auth_header(&self, index: usize) -> Option<(&'static str, String)> {
+        let key = self.keys.get(index)?;
+        Some(match self.scheme {
+            AuthScheme::Bearer => ("Authorization", format!("Bearer {}", key.expose())),
+            AuthScheme::XApiKey => ("x-api-key", key.expose().to_string()),
+        })
+    }
+
+    /// Number of keys in the pool.
+    pub fn pool_size(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+/// Splits a key value on `,` `;` and newlines into a deduplicated pool.
+pub fn split_key_pool(value: &str) -> Vec<Secret> {
+    let mut pool: Vec<Secret> = Vec::new();
+    for part in value.split([',', ';', '\n', '\r']) {
+        let key = part.trim();
+        if !key.is_empty() && !pool.iter().any(|k| k.expose() == key) {
+            pool.push(Secret::new(key));
+        }
+    }
+    pool
+}
+
+/// The env vars tried for a key, in precedence order: `api_key_env`, the kind's default env,
+/// then its aliases.
+pub fn env_chain<'a>(profile: &'a Profile, kind: &'a ProviderKind) -> Vec<&'a str> {
+    let mut names: Vec<&str> = Vec::new();
+    for name in profile
+        .api_key_env
+        .iter()
+        .map(String::as_str)
+        .chain(kind.key_env_chain())
+    {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// Resolves credentials with the precedence of SPEC §4. Fails with `MISSING_CREDENTIALS`
+/// (naming what was tried) when auth is required and nothing resolved.
+pub fn resolve_credentials(
+    profile: &Profile,
+    kind: &ProviderKind,
+    env: &Env,
+) -> Result<Credentials> {
+    let scheme = kind.auth_scheme;
+    if let Some(secret_ref) = &profile.api_key {
+        let value = secret_ref.resolve(env).ok_or_else(|| {
+            let what = match secret_ref {
+                SecretRef::Env(name) => format!("environment variable {name} is unset or empty"),
+                SecretRef::File(path) => format!("file {} is missing, unreadable or empty", path.display()),
+                SecretRef::Literal(_) => "the inline value is empty".to_string(),
+            };
+            Error::new(
+                ErrorCode::MissingCredentials,
+                format!("provider.api_key cannot be resolved: {what}; fix it or remove provider.api_key to use the environment"),
+            )
+        })?;
+        return Ok(Credentials {
+            source: CredentialSource::ApiKey(secret_ref.source()),
+            keys: split_key_pool(value.expose()),
+            scheme,
+        });
+    }
+    let chain = env_chain(profile, kind);
+    for name in &chain {
+        if let Some(value) = env.var(name) {
+            return Ok(Credentials {
+                source: CredentialSource::Env(name.to_string()),
+                keys: split_key_pool(&value),
+                scheme,
+            });
+        }
+    }
+    let user_header = match scheme {
+        AuthScheme::Bearer => "Authorization",
+        AuthScheme::XApiKey => "x-api-key",
+    };
+    if let Some((name, _)) = profile
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(user_header))
+    {
+        return Ok(Credentials {
+            source: CredentialSource::Header(name.to_string()),
+            keys: Vec::new(),
+            scheme,
+        });
+    }
+    if kind.auth_optional {
+        return Ok(Credentials {
+            source: CredentialSource::None,
+            keys: Vec::new(),
+            scheme,
+        });
+    }
+    Err(Error::new(
+        ErrorCode::MissingCredentials,
+        missing_credentials_message(&chain),
+    ))
+}
+
+/// `provider credentials are missing; set A or B, or configure provider.api_key`.
+pub fn missing_credentials_message(chain: &[&str]) -> String {
+    let set = match chain {
+        [] => String::new(),
+        [one] => format!("set {one}, or "),
+        [rest @ .., last] => format!("set {} or {last}, or ", rest.join(", ")),
+    };
+    format!("provider credentials are missing; {set}configure provider.api_key")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_ref_forms() {
+        assert_eq!(SecretRef::parse("${A_B}"), SecretRef::Env("A_B".into()));
+        assert_eq!(SecretRef::parse("$A"), SecretRef::Env("A".into()));
+        assert_eq!(SecretRef::parse("env:A1"), SecretRef::Env("A1".into()));
+        assert!(matches!(SecretRef::parse("sk-123"), SecretRef::Literal(_)));
+        assert!(matches!(
+            SecretRef::parse("$not-a-name"),
+            SecretRef::Literal(_)
+        ));
+    }
+
+    #[test]
+    fn pool_split_dedup() {
+        let pool = split_key_pool("a, b;a\n c");
+        let keys: Vec<&str> = pool.iter().map(Secret::expose).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn missing_message_names_all() {
+        assert_eq!(
+            missing_credentials_message(&["CLOUDFLARE_API_KEY", "CLOUDFLARE_AI_GATEWAY_API_KEY"]),
+            "provider credentials are missing; set CLOUDFLARE_API_KEY or CLOUDFLARE_AI_GATEWAY_API_KEY, or configure provider.api_key"
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! The model catalog (SPEC §5): parsing list-models answers, ranking candidates with the
+//! preferred models, and a per-client cache with a TTL and a stale-if-error window.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Model entries from a list-models body: `data[]`, `models[]` or a bare array; each entry a
+/// string or an object with `id` (entries without an id are skipped).
+pub fn parse_models(body: &Value) -> Result<Vec<Value>> {
+    let items = match body {
+        Value::Array(items) => items,
+        Value::Object(map) => match (map.get("data"), map.get("models")) {
+            (Some(Value::Array(items)), _) | (None, Some(Value::Array(items))) => items,
+            _ => {
+                return Err(Error::protocol(
+                    "models response has no `data` or `models` list",
+                ))
+            }
+        },
+        _ => {
+            return Err(Error::protocol(
+                "models response is not a JSON object or list",
+            ))
+        }
+    };
+    Ok(items
+        .iter()
+        .filter_map(|item| match item {
+            Value::String(id) => Some(serde_json::json!({ "id": id })),
+            Value::Object(obj) if obj.get("id").is_some_and(Value::is_string) => Some(item.clone()),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The id of a catalog entry.
+pub fn model_id(entry: &Value) -> Option<&str> {
+    entry.get("id").and_then(Value::as_str)
+}
+
+/// Candidates in order: each preferred model present in the catalog (exact match, else
+/// case-insensitive; the catalog's spelling is used), then the rest in catalog order.
+pub fn rank(catalog: &[String], preferred: &[String]) -> Vec<String> {
+    let mut ranked: Vec<String> = Vec::with_capacity(catalog.len());
+    for want in preferred {
+        let hit = catalog
+            .iter()
+            .find(|id| *id == want)
+            .or_else(|| catalog.iter().find(|id| id.eq_ignore_ascii_case(want)));
+        if let Some(id) = hit {
+            if !ranked.contains(id) {
+                ranked.push(id.clone());
+            }
+        }
+    }
+    for id in catalog {
+        if !ranked.contains(id) {
+            ranked.push(id.clone());
+        }
+    }
+    ranked
+}
+
+/// A cached catalog and when it was fetched.
+#[derive(Debug, Default)]
+pub struct CatalogCache {
+    slot: Mutex<Option<(Instant, Vec<Value>)>>,
+}
+
+impl CatalogCache {
+    /// The cached entries if younger than `ttl` (a zero TTL never hits).
+    pub fn fresh(&self, ttl: Duration) -> Option<Vec<Value>> {
+        self.get_within(ttl)
+    }
+
+    /// The cached entries if younger than `ttl + stale` (for use when a refresh failed).
+    pub fn stale(&self, ttl: Duration, stale: Duration) -> Option<Vec<Value>> {
+        if stale.is_zero() {
+            return None;
+        }
+        self.get_within(ttl + stale)
+    }
+
+    fn get_within(&self, age: Duration) -> Option<Vec<Value>> {
+        let slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        match &*slot {
+            Some((at, models)) if !age.is_zero() && at.elapsed() < age => Some(models.clone()),
+            _ => None,
+        }
+    }
+
+    /// Stores a freshly fetched catalog.
+    pub fn store(&self, models: Vec<Value>) {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some((Instant::now(), models));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn ranking() {
+        let catalog = s(&["a", "B", "c"]);
+        assert_eq!(rank(&catalog, &s(&["c", "b", "zz"])), s(&["c", "B", "a"]));
+        assert_eq!(rank(&catalog, &[]), catalog);
+    }
+
+    #[test]
+    fn parse_shapes() {
+        let a =
+            parse_models(&serde_json::json!({"data":[{"id":"x"},"y",{"name":"no-id"}]})).unwrap();
+        assert_eq!(
+            a.iter().filter_map(model_id).collect::<Vec<_>>(),
+            ["x", "y"]
+        );
+        let b = parse_models(&serde_json::json!({"models":["m"]})).unwrap();
+        assert_eq!(b.len(), 1);
+        let c = parse_models(&serde_json::json!(["z"])).unwrap();
+        assert_eq!(c.len(), 1);
+        assert!(parse_models(&serde_json::json!({"hello":1})).is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! aigw-core: routes and authenticates LLM requests to providers, Cloudflare AI Gateway first.
+//!
+//! Data flows one way: [`profile`] → [`route`] + [`auth`] credentials → request ([`transport`])
+//! → response or [`sse`] stream. [`Client`] ties them together; it is `Send + Sync` and holds one
+//! keep-alive HTTP agent shared by every thread.
+
+pub mod auth;
+pub mod catalog;
+pub mod client;
+pub mod diagnostics;
+pub mod error;
+pub mod gateway;
+pub mod profile;
+pub mod registry;
+pub mod route;
+pub mod sse;
+pub mod stream;
+pub mod transport;
+
+pub use auth::{Env, Secret, SecretRef};
+pub use client::{Client, RequestOptions};
+pub use error::{Attempt, Error, ErrorCode, Result};
+pub use gateway::GatewayOptions;
+pub use profile::{ConfigFile, Profile};
+pub use registry::{providers, providers_json, resolve_kind, ProviderKind};
+pub use stream::{CancelHandle, ChatStream, StreamChunk};
+
+/// The crate version, shared by every language binding.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,253 @@
+//! Route resolution (SPEC §4): base URL from the profile or the kind's template, placeholders
+//! filled or reported, trailing-slash-safe joins, endpoint overrides, the https rule, and the
+//! Cloudflare account id / gateway name an operator needs to see.
+
+use crate::error::{Error, Result};
+use crate::profile::Profile;
+use crate::registry::ProviderKind;
+
+/// A resolved (or knowingly unresolved) route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Base URL after placeholder filling.
+    pub base_url: String,
+    /// Chat URL.
+    pub request_endpoint: String,
+    /// Models URL, when the kind has one.
+    pub models_endpoint: Option<String>,
+    /// Cloudflare account id parsed from the URL.
+    pub account_id: Option<String>,
+    /// Cloudflare gateway name parsed from the URL.
+    pub gateway_name: Option<String>,
+    /// Set when placeholders remain: every network call fails with this `CONFIG` message.
+    pub hint: Option<String>,
+}
+
+impl Route {
+    /// `Err(CONFIG hint)` when the route still has placeholders; checked before any I/O.
+    pub fn ensure_resolved(&self) -> Result<()> {
+        match &self.hint {
+            Some(hint) => Err(Error::config(hint.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Joins a base URL and a path with exactly one slash between them.
+pub fn join_url(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let path = path.trim_start_matches('/');
+    if path.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}/{path}")
+    }
+}
+
+/// The `<name>` placeholders in a URL, in order.
+pub fn placeholders(url: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = url;
+    while let Some(start) = rest.find('<') {
+        let after = &rest[start..];
+        match after.find('>') {
+            Some(end) if end > 1 && !after[1..end].contains(['<', ' ', '/']) => {
+                found.push(&after[..=end]);
+                rest = &after[end + 1..];
+            }
+            _ => rest = &after[1..],
+        }
+    }
+    found
+}
+
+fn fill(template: &str, profile: &Profile) -> String {
+    let mut url = template.trim().to_string();
+    if let Some(account) = &profile.account_id {
+        url = url.replace("<account_id>", account.trim());
+    }
+    if let Some(gateway) = &profile.gateway_name {
+        url = url.replace("<gateway_name>", gateway.trim());
+    }
+    url
+}
+
+/// The exact operator hint for a route whose placeholders were not replaced.
+pub fn unresolved_hint(kind: &ProviderKind) -> String {
+    let names = placeholders(&kind.default_base_url);
+    let names = match names.as_slice() {
+        [] => "the placeholders".to_string(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    };
+    let what = if kind.id == "cloudflare_ai_gateway" {
+        "Cloudflare AI Gateway path".to_string()
+    } else {
+        format!("{} endpoint", kind.display_name)
+    };
+    format!(
+        "{} requires tenant-scoped base_url configuration: replace {names} in provider.base_url with your real {what}; current template: {}",
+        kind.id, kind.default_base_url
+    )
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// Splits `scheme://host[:port]/…` into scheme and host (without port).
+fn scheme_and_host(url: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let host = if authority.starts_with('[') {
+        authority
+            .split(']')
+            .next()
+            .map(|h| &authority[..h.len() + 1])
+            .unwrap_or(authority)
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    };
+    Some((scheme, host))
+}
+
+fn check_url(url: &str, field: &str, kind: &ProviderKind, allow_http: bool) -> Result<()> {
+    let Some((scheme, host)) = scheme_and_host(url) else {
+        return Err(Error::config(format!(
+            "{field} `{url}` is not an absolute http(s) URL"
+        )));
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(Error::config(format!(
+            "{field} `{url}` must use http or https"
+        )));
+    }
+    if host.is_empty() {
+        return Err(Error::config(format!("{field} `{url}` has no host")));
+    }
+    let kind_is_https = kind.default_base_url.starts_with("https://");
+    if scheme == "http" && kind_is_https && !allow_http && !is_loopback_host(host) {
+        return Err(Error::config(format!(
+            "{field} `{url}` uses plain http to a non-loopback host for {}; use https, or set provider.allow_http = true",
+            kind.id
+        )));
+    }
+    Ok(())
+}
+
+/// `(account_id, gateway_name)` from a Cloudflare URL path `/v1/{account}/{gateway}/…`.
+pub fn cloudflare_ids(url: &str) -> Option<(String, String)> {
+    let (_, rest) = url.split_once("://")?;
+    let path = rest.split_once('/').map(|(_, p)| p)?;
+    let mut segments = path.split('/');
+    if segments.next()? != "v1" {
+        return None;
+    }
+    let account = segments.next().filter(|s| !s.is_empty())?;
+    let gateway = segments.next().filter(|s| !s.is_empty())?;
+    if account.contains('<') || gateway.contains('<') {
+        return None;
+    }
+    Some((account.to_string(), gateway.to_string()))
+}
+
+/// Resolves the route of `profile` for `kind`. Placeholders left in place do not fail here
+/// (the route carries a hint); malformed URLs and the https rule do.
+pub fn resolve_route(profile: &Profile, kind: &ProviderKind) -> Result<Route> {
+    let template = kind.default_base_url.as_str();
+    let base_url = fill(profile.base_url.as_deref().unwrap_or(template), profile);
+    let request_endpoint = match &profile.endpoint {
+        Some(url) => url.trim().to_string(),
+        None => join_url(&base_url, &kind.chat_path),
+    };
+    let models_endpoint = match (
+        &profile.models_endpoint,
+        &kind.models_url,
+        &kind.models_path,
+    ) {
+        (Some(url), _, _) => Some(url.trim().to_string()),
+        (None, Some(url), _) => Some(fill(url, profile)),
+        (None, None, Some(path)) => Some(join_url(&base_url, path)),
+        (None, None, None) => None,
+    };
+    let uses_template = profile.endpoint.is_none() && base_url == template;
+    let unresolved = (kind.requires_tenant_base_url && uses_template)
+        || !placeholders(&request_endpoint).is_empty()
+        || models_endpoint
+            .as_deref()
+            .is_some_and(|m| !placeholders(m).is_empty());
+    let hint = unresolved.then(|| unresolved_hint(kind));
+    if hint.is_none() {
+        check_url(
+            &request_endpoint,
+            "provider.endpoint",
+            kind,
+            profile.allow_http,
+        )?;
+        if let Some(models) = &models_endpoint {
+            check_url(models, "provider.models_endpoint", kind, profile.allow_http)?;
+        }
+    }
+    let (account_id, gateway_name) = if kind.id == "cloudflare_ai_gateway" {
+        match cloudflare_ids(&request_endpoint) {
+            Some((a, g)) => (Some(a), Some(g)),
+            None => (None, None),
+        }
+    } else {
+        (None, None)
+    };
+    Ok(Route {
+        base_url,
+        request_endpoint,
+        models_endpoint,
+        account_id,
+        gateway_name,
+        hint,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins() {
+        assert_eq!(
+            join_url("https://a/compat/", "/chat/completions"),
+            "https://a/compat/chat/completions"
+        );
+        assert_eq!(
+            join_url("https://a/compat", "chat"),
+            "https://a/compat/chat"
+        );
+    }
+
+    #[test]
+    fn finds_placeholders() {
+        assert_eq!(
+            placeholders("https://x/v1/<account_id>/<gateway_name>/y"),
+            ["<account_id>", "<gateway_name>"]
+        );
+        assert!(placeholders("https://x/v1/a<b").is_empty());
+    }
+
+    #[test]
+    fn loopback() {
+        assert!(is_loopback_host("127.0.0.1"));
+        assert!(is_loopback_host("localhost"));
+        assert!(is_loopback_host("[::1]"));
+        assert!(!is_loopback_host("10.0.0.1"));
+        assert_eq!(
+            scheme_and_host("http://[::1]:80/x"),
+            Some(("http", "[::1]"))
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! A streaming chat answer: SSE events decoded as bytes arrive, `[DONE]` and error frames
+//! interpreted, truncation detected, and cancellation from another thread. A response that is
+//! not `text/event-stream` (Cloudflare buffers streams under Guardrails) is yielded as one item.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::Value;
+use ureq::http::Response;
+use ureq::{Body, BodyReader};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::gateway::parse_error_value;
+use crate::sse::{SseDecoder, SseEvent};
+use crate::transport::{self, Deadline, Phase};
+
+/// One streamed item: the JSON text as received and its parsed value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamChunk {
+    /// The chunk's JSON text (the SSE `data`, or the whole body in the non-SSE fallback).
+    pub text: String,
+    /// The parsed chunk.
+    pub value: Value,
+}
+
+/// Cancels a stream from any thread; the stream's next read returns `CANCELLED`.
+#[derive(Debug, Clone)]
+pub struct CancelHandle(Arc<AtomicBool>);
+
+impl CancelHandle {
+    /// Requests cancellation.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+enum Source {
+    Sse(BodyReader<'static>),
+    Buffered(Body),
+    Closed,
+}
+
+/// An open chat stream. Dropping it (or `close()`) drops the connection if unfinished.
+pub struct ChatStream {
+    source: Source,
+    decoder: SseDecoder,
+    queue: VecDeque<SseEvent>,
+    meta: Value,
+    url: String,
+    deadline: Deadline,
+    max_bytes: u64,
+    cancelled: Arc<AtomicBool>,
+    saw_finish: bool,
+    done: bool,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for ChatStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatStream")
+            .field("url", &self.url)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl ChatStream {
+    pub(crate) fn open(
+        response: Response<Body>,
+        meta: Value,
+        url: String,
+        deadline: Deadline,
+        max_bytes: u64,
+    ) -> ChatStream {
+        let is_sse = transport::header(response.headers(), "content-type")
+            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/event-stream"));
+        let body = response.into_body();
+        let source = if is_sse {
+            Source::Sse(body.into_with_config().limit(u64::MAX).reader())
+        } else {
+            Source::Buffered(body)
+        };
+        ChatStream {
+            source,
+            decoder: SseDecoder::new(usize::try_from(max_bytes).unwrap_or(usize::MAX)),
+            queue: VecDeque::new(),
+            meta,
+            url,
+            deadline,
+            max_bytes,
+            cancelled: Arc::new(AtomicBool::new(false)),
+            saw_finish: false,
+            done: false,
+            buf: vec![0u8; 16 * 1024],
+        }
+    }
+
+    /// The response metadata (status, model, request id, Cloudflare log id, attempts…).
+    pub fn meta(&self) -> &Value {
+        &self.meta
+    }
+
+    /// A handle that cancels this stream from another thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle(self.cancelled.clone())
+    }
+
+    /// Closes the stream now; the connection is dropped unless the body was finished.
+    pub fn close(&mut self) {
+        self.source = Source::Closed;
+        self.done = true;
+    }
+
+    /// The next chunk, `Ok(None)` at the end, or a typed error (after which the stream is closed).
+    pub fn next_chunk(&mut self) -> Result<Option<StreamChunk>> {
+        if self.cancelled.load(Ordering::SeqCst) {
+            self.close();
+            return Err(Error::new(
+                ErrorCode::Cancelled,
+                "the stream was cancelled by the caller",
+            ));
+        }
+        if self.done {
+            return Ok(None);
+        }
+        let result = self.advance();
+        if result.is_err() {
+            self.close();
+        }
+        result
+    }
+
+    fn advance(&mut self) -> Result<Option<StreamChunk>> {
+        if let Source::Buffered(_) = self.source {
+            return self.read_buffered();
+        }
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                if let Some(chunk) = self.interpret(event)? {
+                    return Ok(Some(chunk));
+                }
+                if self.done {
+                    self.finish_body();
+                    return Ok(None);
+                }
+                continue;
+            }
+            let Source::Sse(reader) = &mut self.source else {
+                return Ok(None);
+            };
+            let n = reader.read(&mut self.buf).map_err(|e| {
+                self.mid_stream_error(transport::map_io_error(
+                    e,
+                    &self.url,
+                    self.deadline,
+                    Phase::StreamBody,
+                ))
+            })?;
+            if self.cancelled.load(Ordering::SeqCst) {
+                return Err(Error::new(
+                    ErrorCode::Cancelled,
+                    "the stream was cancelled by the caller",
+                ));
+            }
+            if n == 0 {
+                self.done = true;
+                self.source = Source::Closed;
+                if self.saw_finish {
+                    return Ok(None);
+                }
+                return Err(Error::protocol(format!(
+                    "stream truncated after {} events: the body ended before [DONE] and before any finish_reason",
+                    self.decoder.dispatched()
+                )));
+            }
+            self.decoder.feed(&self.buf[..n], &mut self.queue)?;
+        }
+    }
+
+    fn mid_stream_error(&self, mut e: Error) -> Error {
+        if e.code == ErrorCode::Connection {
+            e.message = format!(
+                "connection lost after {} stream events: {}",
+                self.decoder.dispatched(),
+                e.message
+            );
+        }
+        e
+    }
+
+    /// Reads what is left after `[DONE]` (the chunked terminator) so the connection can be
+    /// reused; gives up quietly after a little data.
+    fn finish_body(&mut self) {
+        if let Source::Sse(reader) = &mut self.source {
+            let mut rest = [0u8; 512];
+            for _ in 0..4 {
+                match reader.read(&mut rest) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+        self.source = Source::Closed;
+    }
+
+    fn interpret(&mut self, event: SseEvent) -> Result<Option<StreamChunk>> {
+        if event.event.as_deref() == Some("error") {
+            let value: Value =
+                serde_json::from_str(&event.data).unwrap_or(Value::String(event.data.clone()));
+            return Err(stream_error(&value, &self.url));
+        }
+        if event.data == "[DONE]" {
+            self.done = true;
+            return Ok(None);
+        }
+        let value: Value = serde_json::from_str(&event.data).map_err(|e| {
+            Error::protocol(format!(
+                "stream event {} from {} is not valid JSON: {e}",
+                self.decoder.dispatched(),
+                self.url
+            ))
+        })?;
+        if value.get("error").is_some_and(|e| !e.is_null()) {
+            return Err(stream_error(&value, &self.url));
+        }
+        if has_finish_reason(&value) {
+            self.saw_finish = true;
+        }
+        Ok(Some(StreamChunk {
+            text: event.data,
+            value,
+        }))
+    }
+
+    fn read_buffered(&mut self) -> Result<Option<StreamChunk>> {
+        let Source::Buffered(mut body) = std::mem::replace(&mut self.source, Source::Closed) else {
+            return Ok(None);
+        };
+        self.done = true;
+        let raw = transport::read_body(&mut body, self.max_bytes, &self.url, self.deadline)?;
+        let text = String::from_utf8(raw).map_err(|_| {
+            Error::protocol(format!("response from {} is not valid UTF-8", self.url))
+        })?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| {
+            Error::protocol(format!(
+                "response from {} is neither SSE nor valid JSON: {e}",
+                self.url
+            ))
+        })?;
+        if value.get("error").is_some_and(|e| !e.is_null()) {
+            return Err(stream_error(&value, &self.url));
+        }
+        Ok(Some(StreamChunk { text, value }))
+    }
+}
+
+impl Iterator for ChatStream {
+    type Item = Result<StreamChunk>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_chunk().transpose()
+    }
+}
+
+fn has_finish_reason(value: &Value) -> bool {
+    value
+        .get("choices")
+        .and_then(Value::as_array)
+        .is_some_and(|choices| {
+            choices
+                .iter()
+                .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()))
+        })
+}
+
+/// A typed error from an error frame, classified like the HTTP status it names, if any.
+fn stream_error(value: &Value, url: &str) -> Error {
+    let parsed = parse_error_value(value);
+    let inner = value.get("error").unwrap_or(value);
+    let status = inner
+        .get("status")
+        .or_else(|| inner.get("status_code"))
+        .and_then(Value::as_u64);
+    let kind = parsed.kind.as_deref().unwrap_or("").to_ascii_lowercase();
+    let code = match status {
+        Some(s) => ErrorCode::from_http_status(s as u16),
+        None if kind.contains("rate_limit") => ErrorCode::RateLimited,
+        None if kind.contains("auth") || kind.contains("permission") => ErrorCode::Auth,
+        None => ErrorCode::Provider,
+    };
+    let message = parsed
+        .message
+        .clone()
+        .or_else(|| value.as_str().map(str::to_string))
+        .unwrap_or_else(|| "unspecified error".to_string());
+    let mut err = Error::new(
+        code,
+        format!("error event in the stream from {url}: {message}"),
+    );
+    err.provider_code = parsed.code;
+    err.http_status = status.map(|s| s as u16);
+    err
+}

@@ -1,0 +1,409 @@
+//! HTTP transport (SPEC §6): the keep-alive agent, one attempt with its deadlines, the mapping
+//! of transport failures and upstream statuses to typed errors, and the retry policy
+//! (which statuses, how long to wait, when a server-requested delay is too long).
+
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ureq::http::{HeaderMap, Response};
+use ureq::{Agent, Body};
+
+use crate::auth::is_sensitive_header;
+use crate::error::{Error, ErrorCode, Result};
+use crate::gateway::{parse_error_body, ErrorBody};
+use crate::profile::Profile;
+
+/// Builds the client's agent: keep-alive pool sized for many threads, statuses returned as
+/// responses (we classify them), proxies from the environment (ureq reads `*_PROXY`/`NO_PROXY`).
+pub fn build_agent(profile: &Profile) -> Agent {
+    let connect = Duration::from_millis(profile.connect_timeout_ms);
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_resolve(Some(connect))
+        .timeout_connect(Some(connect))
+        .max_idle_connections(256)
+        .max_idle_connections_per_host(128)
+        .max_redirects(0)
+        .user_agent(format!("aigw/{}", crate::VERSION))
+        .build()
+        .new_agent()
+}
+
+/// Which deadline a request runs under.
+#[derive(Debug, Clone, Copy)]
+pub enum Deadline {
+    /// Non-streaming: the whole attempt.
+    Whole(Duration),
+    /// Streaming: until response headers, then the idle limit between reads.
+    Stream { headers: Duration, idle: Duration },
+}
+
+/// One HTTP request to send.
+pub struct Outgoing<'a> {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// Target URL.
+    pub url: &'a str,
+    /// Every header, in order (auth included).
+    pub headers: &'a [(String, String)],
+    /// JSON body for POST.
+    pub body: Option<&'a [u8]>,
+    /// Deadline policy.
+    pub deadline: Deadline,
+}
+
+fn log_enabled() -> bool {
+    static LEVEL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        std::env::var("AIGW_LOG")
+            .map(|v| v.eq_ignore_ascii_case("debug"))
+            .unwrap_or(false)
+    })
+}
+
+fn log_request(out: &Outgoing<'_>) {
+    if !log_enabled() {
+        return;
+    }
+    let headers: Vec<String> = out
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            format!(
+                "{n}: {}",
+                if is_sensitive_header(n) {
+                    "<redacted>"
+                } else {
+                    v
+                }
+            )
+        })
+        .collect();
+    eprintln!("aigw: {} {} [{}]", out.method, out.url, headers.join("; "));
+}
+
+/// Sends one request; upstream statuses (any) come back as `Ok`.
+pub fn send(agent: &Agent, out: &Outgoing<'_>) -> Result<Response<Body>> {
+    log_request(out);
+    let started = Instant::now();
+    // The builders of GET and POST are different types; one macro applies headers and deadline.
+    macro_rules! prepared {
+        ($builder:expr) => {{
+            let mut req = $builder;
+            for (n, v) in out.headers {
+                req = req.header(n.as_str(), v.as_str());
+            }
+            match out.deadline {
+                Deadline::Whole(d) => req.config().timeout_per_call(Some(d)).build(),
+                Deadline::Stream { headers, idle } => req
+                    .config()
+                    .timeout_recv_response(Some(headers))
+                    .timeout_per_read(Some(idle))
+                    .build(),
+            }
+        }};
+    }
+    let result = match out.body {
+        Some(body) => prepared!(agent.post(out.url)).send(body),
+        None => prepared!(agent.get(out.url)).call(),
+    };
+    if log_enabled() {
+        match &result {
+            Ok(r) => eprintln!(
+                "aigw: <- {} in {} ms",
+                r.status().as_u16(),
+                started.elapsed().as_millis()
+            ),
+            Err(e) => eprintln!("aigw: <- error {e} in {} ms", started.elapsed().as_millis()),
+        }
+    }
+    result.map_err(|e| map_ureq_error(e, out.url, out.deadline, Phase::Response))
+}
+
+/// Where a failure happened, to name the timeout phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Before or while receiving the answer.
+    Response,
+    /// Reading a stream body.
+    StreamBody,
+}
+
+fn deadline_ms(deadline: Deadline, idle: bool) -> u128 {
+    match deadline {
+        Deadline::Whole(d) => d.as_millis(),
+        Deadline::Stream { headers, idle: i } => {
+            if idle {
+                i.as_millis()
+            } else {
+                headers.as_millis()
+            }
+        }
+    }
+}
+
+/// Maps a ureq failure to a typed error naming the URL (never a header or key).
+pub fn map_ureq_error(err: ureq::Error, url: &str, deadline: Deadline, phase: Phase) -> Error {
+    use ureq::Timeout as T;
+    match err {
+        ureq::Error::Timeout(which) => {
+            let name = match which {
+                T::Connect | T::Resolve => "connect",
+                T::PerRead | T::RecvBody if phase == Phase::StreamBody => "stream_idle",
+                _ => "response",
+            };
+            let ms = match name {
+                "connect" => None,
+                "stream_idle" => Some(deadline_ms(deadline, true)),
+                _ => Some(deadline_ms(deadline, false)),
+            };
+            let limit = ms.map(|m| format!(" (limit {m} ms)")).unwrap_or_default();
+            Error::new(
+                ErrorCode::Timeout,
+                format!("request timed out in phase {name}{limit}: {url}"),
+            )
+        }
+        ureq::Error::HostNotFound => Error::new(
+            ErrorCode::Connection,
+            format!("could not resolve the host of {url}"),
+        ),
+        ureq::Error::ConnectionFailed => {
+            Error::new(ErrorCode::Connection, format!("could not connect to {url}"))
+        }
+        ureq::Error::Tls(what) => Error::new(
+            ErrorCode::Connection,
+            format!("TLS failure talking to {url}: {what}"),
+        ),
+        ureq::Error::BodyExceedsLimit(limit) => Error::protocol(format!(
+            "response body from {url} exceeds the limit of {limit} bytes"
+        )),
+        ureq::Error::Io(e) => map_io_error(e, url, deadline, phase),
+        ureq::Error::BadUri(u) => Error::config(format!("invalid URL {u}")),
+        ureq::Error::Protocol(e) => Error::new(
+            ErrorCode::Connection,
+            format!("connection to {url} broke mid-response ({e})"),
+        ),
+        other => Error::new(
+            ErrorCode::Connection,
+            format!("request to {url} failed: {other}"),
+        ),
+    }
+}
+
+/// Maps an I/O error from reading a body, recovering a wrapped ureq error first.
+pub fn map_io_error(e: std::io::Error, url: &str, deadline: Deadline, phase: Phase) -> Error {
+    use std::io::ErrorKind as K;
+    if e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
+        return map_ureq_error(ureq::Error::from(e), url, deadline, phase);
+    }
+    match e.kind() {
+        K::TimedOut | K::WouldBlock => {
+            let (name, ms) = if phase == Phase::StreamBody {
+                ("stream_idle", deadline_ms(deadline, true))
+            } else {
+                ("response", deadline_ms(deadline, false))
+            };
+            Error::new(
+                ErrorCode::Timeout,
+                format!("request timed out in phase {name} (limit {ms} ms): {url}"),
+            )
+        }
+        K::ConnectionRefused => Error::new(
+            ErrorCode::Connection,
+            format!("connection refused by {url}"),
+        ),
+        K::InvalidData => Error::protocol(format!("malformed response from {url}: {e}")),
+        _ => Error::new(
+            ErrorCode::Connection,
+            format!("connection to {url} failed: {e}"),
+        ),
+    }
+}
+
+/// Reads a whole body, refusing more than `limit` bytes.
+pub fn read_body(body: &mut Body, limit: u64, url: &str, deadline: Deadline) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut reader = body.with_config().limit(limit.saturating_add(1)).reader();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = reader
+            .read(&mut chunk)
+            .map_err(|e| map_io_error(e, url, deadline, Phase::Response))?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if out.len() as u64 + n as u64 > limit {
+            return Err(Error::protocol(format!(
+                "response body from {url} exceeds the limit of {limit} bytes"
+            )));
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A header's value as text.
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The error for a non-2xx answer: code by status, message and provider code from the body.
+pub fn status_error(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    url: &str,
+) -> (Error, ErrorBody) {
+    let parsed = parse_error_body(body);
+    let code = ErrorCode::from_http_status(status);
+    let detail = parsed.message.clone().unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(&body[..body.len().min(200)])
+            .trim()
+            .to_string();
+        if text.is_empty() {
+            "no error body".to_string()
+        } else {
+            text
+        }
+    });
+    let what = match code {
+        ErrorCode::Auth => "authentication failed (check the key and, for authenticated gateways, gateway.authorization)",
+        ErrorCode::RateLimited => "rate limited",
+        _ => "request failed",
+    };
+    let mut err = Error::new(code, format!("{what}: HTTP {status} from {url}: {detail}"));
+    err.http_status = Some(status);
+    err.provider_code = parsed.code.clone();
+    err.request_id = request_id(headers);
+    err.retry_after_ms = server_delay(headers, SystemTime::now());
+    (err, parsed)
+}
+
+/// `x-request-id`, else `cf-aig-log-id`.
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    header(headers, "x-request-id")
+        .or_else(|| header(headers, "cf-aig-log-id"))
+        .map(str::to_string)
+}
+
+/// Statuses worth another attempt (SPEC §6).
+pub fn retryable_status(status: u16, provider_code: Option<&str>) -> bool {
+    match status {
+        429 => provider_code != Some("insufficient_quota"),
+        408 | 409 | 425 | 500 | 502 | 503 | 504 => true,
+        _ => false,
+    }
+}
+
+/// Whether an error body (404/400) is about the model, so the next candidate may work.
+pub fn model_shaped(status: u16, body: &ErrorBody) -> bool {
+    if status != 404 && status != 400 {
+        return false;
+    }
+    let mentions = |s: &Option<String>| {
+        s.as_deref()
+            .is_some_and(|t| t.to_ascii_lowercase().contains("model"))
+    };
+    mentions(&body.code) || mentions(&body.param) || mentions(&body.message)
+}
+
+/// `retry-after-ms`, then `Retry-After` (seconds or HTTP date), in milliseconds.
+pub fn server_delay(headers: &HeaderMap, now: SystemTime) -> Option<u64> {
+    if let Some(ms) = header(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
+        if ms.is_finite() && ms >= 0.0 {
+            return Some(ms.ceil() as u64);
+        }
+    }
+    let value = header(headers, "retry-after")?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs.saturating_mul(1000));
+    }
+    let at = parse_http_date(value)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(at.saturating_sub(now).saturating_mul(1000))
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds.
+pub fn parse_http_date(text: &str) -> Option<u64> {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let day: u64 = day.parse().ok()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as u64
+        + 1;
+    let year: i64 = year.parse().ok()?;
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    // Days from civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + (*h * 3600 + *m * 60 + *s) as i64).ok()
+}
+
+/// Exponential backoff with jitter: `min(initial × 2^n, max) × U[0.75, 1]`.
+pub fn backoff_delay(retry_index: u32, initial_ms: u64, max_ms: u64) -> u64 {
+    let base = initial_ms
+        .saturating_mul(1u64 << retry_index.min(30))
+        .min(max_ms);
+    (base as f64 * (0.75 + 0.25 * unit_random())) as u64
+}
+
+/// A cheap uniform number in [0, 1) (splitmix64 over a time-seeded counter); jitter only.
+fn unit_random() -> f64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut z = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ seed;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_date() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(parse_http_date("garbage"), None);
+    }
+
+    #[test]
+    fn backoff_bounds() {
+        for n in 0..10 {
+            let d = backoff_delay(n, 300, 3000);
+            let base = (300u64 << n).min(3000);
+            assert!(d >= base * 3 / 4 && d <= base, "{n}: {d}");
+        }
+    }
+
+    #[test]
+    fn retry_classes() {
+        assert!(retryable_status(429, Some("rate_limit")));
+        assert!(!retryable_status(429, Some("insufficient_quota")));
+        assert!(retryable_status(503, None));
+        assert!(!retryable_status(400, None));
+    }
+}

@@ -1,0 +1,673 @@
+//! What the mock answers: gateway auth, `GET …/models`, `POST …/chat/completions` (JSON here,
+//! SSE in `stream`), the `/__mock/` control routes, and the non-streaming fault answers both
+//! endpoints share. Bodies and codes mirror Cloudflare AI Gateway's (SPEC §11).
+
+use std::io::{self, Write};
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use crate::fault::{Faults, Route};
+use crate::http::{self, Request};
+use crate::{lock, RecordedRequest, State};
+
+/// What the connection loop does after a response.
+pub(crate) enum Next {
+    KeepAlive,
+    /// Finish writing and close gracefully.
+    Close,
+    /// Drop the connection at once (a fault, or a response left unfinished on purpose).
+    Abort,
+}
+
+/// Providers the gateway's unified `compat` endpoint routes to.
+const PROVIDERS: [&str; 10] = [
+    "openai",
+    "anthropic",
+    "workers-ai",
+    "google-ai-studio",
+    "groq",
+    "mistral",
+    "deepseek",
+    "xai",
+    "perplexity",
+    "cohere",
+];
+
+/// The model a `mock/<fault spec>` request is answered as.
+const MOCK_MODEL_ANSWER: &str = "openai/gpt-4o-mini";
+/// Answer text for `utf8_split`: half the characters are multi-byte (2, 3 and 4 bytes long).
+const UTF8_SPLIT_TEXT: &str = "aéb中c🦀dé";
+/// Cycled to build a `content_len=<n>` answer.
+const CONTENT_LEN_CYCLE: &str = "héllo wörld 🦀 中文 ";
+/// Stand-in string replaced in serialized JSON by bytes serde_json would never produce.
+pub(crate) const PLACEHOLDER: &str = "@@AIGW_MOCK_PLACEHOLDER@@";
+const MIB: u64 = 1024 * 1024;
+/// `huge_body_mib` writes in pieces of this size so memory stays flat whatever the body size.
+const HUGE_PIECE: usize = 64 * 1024;
+
+/// The response to one request: the socket plus the headers every answer carries.
+pub(crate) struct Reply<'a> {
+    pub w: &'a mut TcpStream,
+    keep_alive: bool,
+    headers: Vec<(String, String)>,
+}
+
+impl Reply<'_> {
+    fn set_header(&mut self, name: &str, value: String) {
+        self.headers.retain(|(n, _)| n != name);
+        self.headers.push((name.to_string(), value));
+    }
+
+    /// Writes the status line and headers for a body the caller writes itself.
+    pub fn start(&mut self, status: u16, extra: &[(&str, String)]) -> io::Result<()> {
+        let mut headers = self.headers.clone();
+        headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.clone())));
+        if !self.keep_alive {
+            headers.push(("connection".into(), "close".into()));
+        }
+        http::write_head(self.w, status, &headers)
+    }
+
+    /// What follows a completely written response.
+    pub fn done(&self) -> Next {
+        if self.keep_alive {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    fn send(&mut self, status: u16, content_type: &str, body: &[u8]) -> Next {
+        let extra = [
+            ("content-type", content_type.to_string()),
+            ("content-length", body.len().to_string()),
+        ];
+        let written = self
+            .start(status, &extra)
+            .and_then(|()| self.w.write_all(body))
+            .and_then(|()| self.w.flush());
+        match written {
+            Ok(()) => self.done(),
+            Err(_) => Next::Close,
+        }
+    }
+
+    fn json(&mut self, status: u16, body: &Value) -> Next {
+        self.send(status, "application/json", body.to_string().as_bytes())
+    }
+}
+
+/// Answers a request the HTTP layer could not accept, then closes.
+pub(crate) fn reject(w: &mut TcpStream, status: u16, message: &str) -> Next {
+    let mut reply = Reply {
+        w,
+        keep_alive: false,
+        headers: Vec::new(),
+    };
+    reply.json(
+        status,
+        &openai_error(message, "invalid_request_error", "bad_request"),
+    );
+    Next::Close
+}
+
+pub(crate) fn handle(state: &State, w: &mut TcpStream, req: Request) -> Next {
+    if let Some(control) = req.path().strip_prefix("/__mock/") {
+        let mut reply = Reply {
+            w,
+            keep_alive: req.keep_alive,
+            headers: Vec::new(),
+        };
+        return control_route(state, &mut reply, &req.method, control);
+    }
+
+    lock(&state.requests).push(RecordedRequest {
+        method: req.method.clone(),
+        path: req.target.clone(),
+        headers: req.headers.clone(),
+        body: req.body.clone(),
+    });
+    let number = state.next_request_number.fetch_add(1, Ordering::SeqCst);
+    let mut reply = Reply {
+        w,
+        keep_alive: req.keep_alive,
+        headers: gateway_headers(number, &req),
+    };
+
+    match (gateway_endpoint(req.path()), req.method.as_str()) {
+        (Some(Route::Models), "GET") => models(state, &mut reply, &req),
+        (Some(Route::Chat), "POST") => chat(state, &mut reply, &req, number),
+        (Some(_), method) => reply.json(
+            405,
+            &openai_error(
+                &format!("method {method} is not allowed on {}", req.path()),
+                "invalid_request_error",
+                "method_not_allowed",
+            ),
+        ),
+        (None, method) => not_found(&mut reply, method, req.path()),
+    }
+}
+
+fn not_found(reply: &mut Reply, method: &str, path: &str) -> Next {
+    reply.json(
+        404,
+        &openai_error(
+            &format!("no route for {method} {path}"),
+            "invalid_request_error",
+            "not_found",
+        ),
+    )
+}
+
+/// `/v1/{account}/{gateway}/openai/compat/<rest>` or `/v1/{account}/{gateway}/compat/<rest>`.
+fn gateway_endpoint(path: &str) -> Option<Route> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let rest = match segments.as_slice() {
+        ["", "v1", account, gateway, "openai", "compat", rest @ ..]
+        | ["", "v1", account, gateway, "compat", rest @ ..]
+            if !account.is_empty() && !gateway.is_empty() =>
+        {
+            rest
+        }
+        _ => return None,
+    };
+    match rest {
+        ["models"] => Some(Route::Models),
+        ["chat", "completions"] => Some(Route::Chat),
+        _ => None,
+    }
+}
+
+/// Headers on every gateway answer; `cf-aig-*` request headers are echoed back so tests can
+/// see what reached the gateway, except credentials.
+fn gateway_headers(number: u64, req: &Request) -> Vec<(String, String)> {
+    let mut headers = vec![
+        ("cf-aig-log-id".to_string(), format!("mocklog-{number:012}")),
+        ("cf-aig-cache-status".to_string(), "MISS".to_string()),
+        ("cf-aig-step".to_string(), "0".to_string()),
+        ("x-request-id".to_string(), format!("req-{number}")),
+    ];
+    for (name, value) in &req.headers {
+        if name.starts_with("cf-aig-") && !name.contains("authorization") {
+            // A stray CR in a request value must not split our response header.
+            let value: String = value
+                .chars()
+                .filter(|c| *c == '\t' || !c.is_control())
+                .collect();
+            headers.push((format!("x-mock-echo-{name}"), value));
+        }
+    }
+    headers
+}
+
+fn control_route(state: &State, reply: &mut Reply, method: &str, route: &str) -> Next {
+    match (method, route) {
+        ("GET", "requests") => {
+            let requests: Vec<Value> = lock(&state.requests)
+                .iter()
+                .map(|r| {
+                    let mut headers = Map::new();
+                    for (name, value) in &r.headers {
+                        // Repeated headers are joined the way HTTP allows folding them.
+                        let joined = match headers.get(name).and_then(Value::as_str) {
+                            Some(previous) => format!("{previous}, {value}"),
+                            None => value.clone(),
+                        };
+                        headers.insert(name.clone(), Value::String(joined));
+                    }
+                    json!({
+                        "method": r.method,
+                        "path": r.path,
+                        "headers": headers,
+                        "body": String::from_utf8_lossy(&r.body),
+                    })
+                })
+                .collect();
+            reply.json(200, &Value::Array(requests))
+        }
+        ("POST", "reset") => {
+            state.reset();
+            reply.json(200, &json!({"ok": true}))
+        }
+        ("GET", "stats") => {
+            let stats = json!({
+                "connections_opened": state.connections_opened.load(Ordering::SeqCst),
+                "connections_closed": state.connections_closed.load(Ordering::SeqCst),
+                "requests": lock(&state.requests).len(),
+            });
+            reply.json(200, &stats)
+        }
+        _ => not_found(reply, method, &format!("/__mock/{route}")),
+    }
+}
+
+fn bearer(value: Option<&str>) -> Option<&str> {
+    let (scheme, token) = value?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The gateway token (authenticated gateway) and then the provider key.
+fn authorized(state: &State, req: &Request) -> bool {
+    let config = &state.config;
+    if let Some(token) = &config.gateway_token {
+        if bearer(req.header("cf-aig-authorization")) != Some(token.as_str()) {
+            return false;
+        }
+    }
+    match bearer(req.header("authorization")) {
+        None => false,
+        Some(key) => config.api_keys.is_empty() || config.api_keys.iter().any(|k| k == key),
+    }
+}
+
+fn envelope(code: i64, message: &str) -> Value {
+    json!({
+        "success": false,
+        "result": [],
+        "messages": [],
+        "error": [{"code": code, "message": message}],
+    })
+}
+
+fn openai_error(message: &str, kind: &str, code: &str) -> Value {
+    json!({"error": {"message": message, "type": kind, "code": code}})
+}
+
+fn unauthorized(reply: &mut Reply) -> Next {
+    reply.json(401, &envelope(2009, "Unauthorized"))
+}
+
+fn bad_fault(reply: &mut Reply, message: &str) -> Next {
+    reply.json(400, &openai_error(message, "mock_error", "mock_bad_fault"))
+}
+
+/// All `x-mock-fault` header values joined into one spec.
+fn header_fault_spec(req: &Request) -> String {
+    req.headers
+        .iter()
+        .filter(|(n, _)| n == "x-mock-fault")
+        .map(|(_, v)| v.as_str())
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Applies `tag`/`times`: after a tag has been seen `times` times its faults stop applying.
+fn gate(state: &State, route: Route, faults: Faults) -> Faults {
+    if !faults.any || (faults.tag.is_none() && faults.times.is_none()) {
+        return faults;
+    }
+    let key = format!("{route:?}:{}", faults.tag.as_deref().unwrap_or(""));
+    let seen = {
+        let mut counts = lock(&state.tag_counts);
+        let count = counts.entry(key).or_insert(0);
+        *count += 1;
+        *count
+    };
+    match faults.times {
+        Some(times) if seen > times => Faults::default(),
+        _ => faults,
+    }
+}
+
+/// Splits serialized JSON around the first `PLACEHOLDER`, so raw bytes can take its place
+/// inside the string literal; `None` if absent.
+fn split_at_placeholder(json: &[u8]) -> Option<(&[u8], &[u8])> {
+    let needle = PLACEHOLDER.as_bytes();
+    let at = json.windows(needle.len()).position(|w| w == needle)?;
+    Some((&json[..at], &json[at + needle.len()..]))
+}
+
+/// Serializes `body` with every `PLACEHOLDER` replaced by `raw` (e.g. bytes that are not UTF-8).
+pub(crate) fn with_raw_bytes(body: &Value, raw: &[u8]) -> Vec<u8> {
+    let text = body.to_string();
+    let mut rest = text.as_bytes();
+    let mut out = Vec::with_capacity(rest.len());
+    // Each pass consumes one placeholder, so this ends.
+    while let Some((before, after)) = split_at_placeholder(rest) {
+        out.extend_from_slice(before);
+        out.extend_from_slice(raw);
+        rest = after;
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// The faults both endpoints share, in the order they show on the wire. `None` means the
+/// endpoint should answer (possibly with its own body faults).
+fn common_faults(reply: &mut Reply, faults: &Faults) -> Option<Next> {
+    if let Some(secs) = faults.retry_after {
+        reply.set_header("retry-after", secs.to_string());
+    }
+    if let Some(secs) = faults.retry_after_date {
+        reply.set_header(
+            "retry-after",
+            http::http_date(http::unix_now().saturating_add(secs)),
+        );
+    }
+    if let Some(ms) = faults.retry_after_ms {
+        reply.set_header("retry-after-ms", ms.to_string());
+    }
+    if let Some(ms) = faults.delay_ms {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+    if faults.reset_before_headers {
+        return Some(Next::Abort);
+    }
+    if faults.headers_no_body {
+        let extra = [
+            ("content-type", "application/json".to_string()),
+            ("content-length", "100".to_string()),
+        ];
+        let _ = reply.start(200, &extra);
+        return Some(Next::Abort);
+    }
+    if faults.truncated_chunked {
+        let extra = [
+            ("content-type", "application/json".to_string()),
+            ("transfer-encoding", "chunked".to_string()),
+        ];
+        // The chunk header promises 0x400 bytes; far fewer follow before the close.
+        let _ = reply
+            .start(200, &extra)
+            .and_then(|()| reply.w.write_all(b"400\r\n{\"id\":\"chatcmpl-trunc"))
+            .and_then(|()| reply.w.flush());
+        return Some(Next::Abort);
+    }
+    if faults.wants_error() {
+        let status = faults.status.unwrap_or(400);
+        let body = if faults.v4_errors {
+            json!({
+                "success": false,
+                "errors": [{"code": 10000, "message": "Authentication error"}],
+                "messages": [],
+                "result": null,
+            })
+        } else if let Some(code) = faults.envelope {
+            envelope(code, &format!("mock envelope {code}"))
+        } else {
+            let code = match &faults.error_code {
+                Some(code) => code.clone(),
+                None => format!("mock_{status}"),
+            };
+            openai_error(&format!("mock status {status}"), "mock_error", &code)
+        };
+        return Some(reply.json(status, &body));
+    }
+    if faults.malformed_json {
+        return Some(reply.send(200, "application/json", br#"{"id": "x", "choices": ["#));
+    }
+    if faults.not_openai_shape {
+        return Some(reply.json(200, &json!({"hello": "world"})));
+    }
+    None
+}
+
+/// A valid JSON body whose placeholder string becomes `mib` MiB of `a`, written piecewise;
+/// stops quietly when the client goes away.
+fn send_huge(reply: &mut Reply, template: &Value, mib: u64) -> Next {
+    let text = template.to_string();
+    let Some((before, after)) = split_at_placeholder(text.as_bytes()) else {
+        return reply.json(200, template);
+    };
+    let length = before.len() as u64 + mib * MIB + after.len() as u64;
+    let extra = [
+        ("content-type", "application/json".to_string()),
+        ("content-length", length.to_string()),
+    ];
+    let piece = vec![b'a'; HUGE_PIECE];
+    let pieces = mib * MIB / HUGE_PIECE as u64;
+    let written = reply
+        .start(200, &extra)
+        .and_then(|()| reply.w.write_all(before))
+        .and_then(|()| (0..pieces).try_for_each(|_| reply.w.write_all(&piece)))
+        .and_then(|()| reply.w.write_all(after))
+        .and_then(|()| reply.w.flush());
+    match written {
+        Ok(()) => reply.done(),
+        Err(_) => Next::Close,
+    }
+}
+
+/// Catalog prices (USD per million tokens) so cost-based model ranking has something to rank.
+fn prices(id: &str) -> (f64, f64) {
+    match id {
+        "openai/gpt-4o-mini" => (0.15, 0.6),
+        "openai/gpt-4o" => (2.5, 10.0),
+        "workers-ai/@cf/meta/llama-3.1-8b-instruct" => (0.045, 0.384),
+        _ => (1.0, 2.0),
+    }
+}
+
+fn catalog(models: &[String]) -> Value {
+    let data: Vec<Value> = models
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (cost_in, cost_out) = prices(id);
+            json!({
+                "id": id,
+                "object": "model",
+                "created_at": 1_700_000_000 + 86_400 * i as u64,
+                "cost_in": cost_in,
+                "cost_out": cost_out,
+                "owned_by": id.split('/').next().unwrap_or(id),
+            })
+        })
+        .collect();
+    json!({"object": "list", "data": data})
+}
+
+fn models(state: &State, reply: &mut Reply, req: &Request) -> Next {
+    if !authorized(state, req) {
+        return unauthorized(reply);
+    }
+    let faults = match Faults::parse(&header_fault_spec(req), Route::Models) {
+        Ok(faults) => gate(state, Route::Models, faults),
+        Err(message) => return bad_fault(reply, &message),
+    };
+    if let Some(next) = common_faults(reply, &faults) {
+        return next;
+    }
+    if let Some(mib) = faults.huge_body_mib {
+        return send_huge(
+            reply,
+            &json!({"object": "list", "data": [], "padding": PLACEHOLDER}),
+            mib,
+        );
+    }
+    let mut models = state.config.models.clone();
+    if faults.invalid_utf8_json {
+        models.push(PLACEHOLDER.to_string());
+        let body = with_raw_bytes(&catalog(&models), &[0xff, 0xfe]);
+        return reply.send(200, "application/json", &body);
+    }
+    reply.json(200, &catalog(&models))
+}
+
+/// A chat answer, shared by the JSON and SSE shapes.
+pub(crate) struct Answer {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub content: String,
+    prompt_tokens: usize,
+}
+
+impl Answer {
+    pub fn completion(&self) -> Value {
+        let completion_tokens = word_count(&self.content);
+        json!({
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": self.content},
+                "finish_reason": "stop",
+            }],
+            "usage": {
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": self.prompt_tokens + completion_tokens,
+            },
+        })
+    }
+
+    fn with_content(&self, content: &str) -> Value {
+        let mut completion = self.completion();
+        completion["choices"][0]["message"]["content"] = Value::String(content.to_string());
+        completion
+    }
+}
+
+/// Token counts are a deterministic stand-in (words), good enough for usage plumbing tests.
+fn word_count(text: &str) -> usize {
+    text.split_whitespace().count()
+}
+
+/// Text of a message `content`: a string, or the `text` parts of an array of parts.
+fn message_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+fn answer_text(faults: &Faults, messages: &[Value]) -> String {
+    if let Some(content) = &faults.content {
+        return content.clone();
+    }
+    if let Some(len) = faults.content_len {
+        return CONTENT_LEN_CYCLE.chars().cycle().take(len).collect();
+    }
+    if faults.utf8_split {
+        return UTF8_SPLIT_TEXT.repeat(2);
+    }
+    let last_user = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .map(|m| message_text(m.get("content")))
+        .unwrap_or_default();
+    format!("echo: {last_user}")
+}
+
+/// `provider/model` with a provider the gateway knows.
+fn valid_provider(model: &str) -> bool {
+    match model.split_once('/') {
+        Some((provider, name)) => !name.is_empty() && PROVIDERS.contains(&provider),
+        None => false,
+    }
+}
+
+fn chat(state: &State, reply: &mut Reply, req: &Request, number: u64) -> Next {
+    if !authorized(state, req) {
+        return unauthorized(reply);
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+        return reply.json(
+            400,
+            &openai_error(
+                "request body is not valid JSON",
+                "invalid_request_error",
+                "invalid_json",
+            ),
+        );
+    };
+    let Some(request) = body.as_object() else {
+        return reply.json(
+            400,
+            &openai_error(
+                "request body must be a JSON object",
+                "invalid_request_error",
+                "invalid_request",
+            ),
+        );
+    };
+
+    let mut spec = header_fault_spec(req);
+    let model = request.get("model").and_then(Value::as_str).unwrap_or("");
+    let answer_model = if let Some(model_spec) = model.strip_prefix("mock/") {
+        spec.push(';');
+        spec.push_str(model_spec);
+        MOCK_MODEL_ANSWER
+    } else if !valid_provider(model) {
+        return reply.json(400, &envelope(2008, "Invalid provider"));
+    } else if !state.config.models.iter().any(|m| m == model) {
+        let body = json!({"error": {
+            "message": format!("The model `{model}` does not exist or you do not have access to it."),
+            "type": "invalid_request_error",
+            "param": "model",
+            "code": "model_not_found",
+        }});
+        return reply.json(404, &body);
+    } else {
+        model
+    };
+    let faults = match Faults::parse(&spec, Route::Chat) {
+        Ok(faults) => gate(state, Route::Chat, faults),
+        Err(message) => return bad_fault(reply, &message),
+    };
+
+    let cache_hit = remember_body(state, req);
+    if cache_hit {
+        reply.set_header("cf-aig-cache-status", "HIT".to_string());
+    }
+    if let Some(next) = common_faults(reply, &faults) {
+        return next;
+    }
+
+    let messages = match request.get("messages") {
+        Some(Value::Array(messages)) => messages.as_slice(),
+        _ => &[],
+    };
+    let answer = Answer {
+        id: format!("chatcmpl-mock-{number}"),
+        created: http::unix_now(),
+        model: answer_model.to_string(),
+        content: answer_text(&faults, messages),
+        prompt_tokens: messages
+            .iter()
+            .map(|m| word_count(&message_text(m.get("content"))))
+            .sum(),
+    };
+
+    if let Some(mib) = faults.huge_body_mib {
+        return send_huge(reply, &answer.with_content(PLACEHOLDER), mib);
+    }
+    if faults.invalid_utf8_json {
+        let body = with_raw_bytes(&answer.with_content(PLACEHOLDER), &[0xff, 0xfe]);
+        return reply.send(200, "application/json", &body);
+    }
+    let stream = request.get("stream") == Some(&Value::Bool(true));
+    if stream && !faults.json_for_stream {
+        return crate::stream::send(reply, &answer, &faults);
+    }
+    reply.json(200, &answer.completion())
+}
+
+/// Records the body for the (deliberately simple) cache and says whether this request is a
+/// hit: a `cf-aig-cache-ttl` without `cf-aig-skip-cache`, and the same path and body seen before.
+fn remember_body(state: &State, req: &Request) -> bool {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+
+    let mut hasher = DefaultHasher::new();
+    req.path().hash(&mut hasher);
+    req.body.hash(&mut hasher);
+    let seen_before = !lock(&state.seen_bodies).insert(hasher.finish());
+    let cacheable =
+        req.header("cf-aig-cache-ttl").is_some() && req.header("cf-aig-skip-cache").is_none();
+    cacheable && seen_before
+}
