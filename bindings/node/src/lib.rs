@@ -1,0 +1,1 @@
+//! Node binding (stub until its issue lands).

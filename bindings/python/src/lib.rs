@@ -1,0 +1,1 @@
+//! Python binding (stub until its issue lands).
