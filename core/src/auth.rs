@@ -127,9 +127,11 @@ impl SecretRef {
     }
 }
 
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
 /// Reads environment variables; tests substitute a fixed map.
 #[derive(Clone)]
-pub struct Env(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+pub struct Env(Arc<Lookup>);
 
 impl Env {
     /// The process environment.

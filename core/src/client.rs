@@ -68,6 +68,17 @@ impl RequestOptions {
     }
 }
 
+/// One logical request: where, what, and under which deadline.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    url: &'a str,
+    body: Option<&'a [u8]>,
+    model: &'a str,
+    options: &'a RequestOptions,
+    deadline: Deadline,
+    accept: &'a str,
+}
+
 pub(crate) struct Inner {
     pub(crate) profile: Profile,
     pub(crate) kind: &'static ProviderKind,
@@ -236,23 +247,23 @@ impl Client {
         }
     }
 
-    /// Sends `request` to `url` with retries (SPEC §6); returns the successful response and the
-    /// attempt history, or the last error with the history attached.
-    pub(crate) fn send_with_retries(
+    /// Sends one call with retries (SPEC §6), appending to `attempts`. On failure returns the
+    /// last error (history attached) and whether it was model-shaped (next candidate may work).
+    fn send_with_retries(
         &self,
-        url: &str,
-        body: Option<&[u8]>,
-        model: &str,
-        options: &RequestOptions,
-        deadline: Deadline,
+        call: &Call<'_>,
         attempts: &mut Vec<Attempt>,
-        accept: &str,
-    ) -> std::result::Result<
-        ureq::http::Response<ureq::Body>,
-        (Error, Option<crate::gateway::ErrorBody>),
-    > {
-        let credentials = self.preflight(false).map_err(|e| (e, None))?;
-        let gateway = self.gateway_headers(options).map_err(|e| (e, None))?;
+    ) -> std::result::Result<ureq::http::Response<ureq::Body>, (Error, bool)> {
+        let Call {
+            url,
+            body,
+            model,
+            options,
+            deadline,
+            accept,
+        } = *call;
+        let credentials = self.preflight(false).map_err(|e| (e, false))?;
+        let gateway = self.gateway_headers(options).map_err(|e| (e, false))?;
         let p = &self.inner.profile;
         let pool = credentials.pool_size().max(1);
         let mut key_index = self.inner.key_cursor.load(Ordering::Relaxed) % pool;
@@ -315,7 +326,7 @@ impl Client {
                         || !retry_budget_left
                     {
                         err.attempts = attempts.clone();
-                        return Err((err, Some(parsed)));
+                        return Err((err, transport::model_shaped(status, &parsed)));
                     }
                     match err.retry_after_ms {
                         Some(server) if server > p.retry_max_backoff_ms => {
@@ -324,7 +335,7 @@ impl Client {
                                 p.retry_max_backoff_ms
                             ));
                             err.attempts = attempts.clone();
-                            return Err((err, Some(parsed)));
+                            return Err((err, false));
                         }
                         Some(server) => delay_ms = server,
                         None => {
@@ -343,7 +354,7 @@ impl Client {
                     let transient = matches!(err.code, ErrorCode::Timeout | ErrorCode::Connection);
                     if !transient || !retry_budget_left {
                         err.attempts = attempts.clone();
-                        return Err((err, None));
+                        return Err((err, false));
                     }
                     delay_ms = transport::backoff_delay(
                         retries,
@@ -395,13 +406,15 @@ impl Client {
         let mut attempts = Vec::new();
         let mut response = self
             .send_with_retries(
-                &url,
-                None,
-                "",
-                &options,
-                deadline,
+                &Call {
+                    url: &url,
+                    body: None,
+                    model: "",
+                    options: &options,
+                    deadline,
+                    accept: "application/json",
+                },
                 &mut attempts,
-                "application/json",
             )
             .map_err(|(e, _)| e)?;
         let bytes = transport::read_body(
@@ -514,13 +527,15 @@ impl Client {
             let bytes = serde_json::to_vec(&body)
                 .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))?;
             match self.send_with_retries(
-                url,
-                Some(&bytes),
-                model,
-                options,
-                deadline,
+                &Call {
+                    url,
+                    body: Some(&bytes),
+                    model,
+                    options,
+                    deadline,
+                    accept: "application/json",
+                },
                 &mut attempts,
-                "application/json",
             ) {
                 Ok(mut response) => {
                     let raw = transport::read_body(
@@ -550,12 +565,8 @@ impl Client {
                     }
                     return Ok(value);
                 }
-                Err((err, parsed)) => {
-                    let status = err.http_status.unwrap_or(0);
-                    let fall_forward = i + 1 < candidates.len()
-                        && parsed
-                            .as_ref()
-                            .is_some_and(|p| transport::model_shaped(status, p));
+                Err((err, model_shaped)) => {
+                    let fall_forward = model_shaped && i + 1 < candidates.len();
                     last_err = Some(err);
                     if !fall_forward {
                         break;
@@ -584,13 +595,15 @@ impl Client {
             let bytes = serde_json::to_vec(&body)
                 .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))?;
             match self.send_with_retries(
-                url,
-                Some(&bytes),
-                model,
-                options,
-                deadline,
+                &Call {
+                    url,
+                    body: Some(&bytes),
+                    model,
+                    options,
+                    deadline,
+                    accept: "text/event-stream",
+                },
                 &mut attempts,
-                "text/event-stream",
             ) {
                 Ok(response) => {
                     let meta = response_meta(
@@ -607,12 +620,8 @@ impl Client {
                         p.max_response_bytes,
                     ));
                 }
-                Err((err, parsed)) => {
-                    let status = err.http_status.unwrap_or(0);
-                    let fall_forward = i + 1 < candidates.len()
-                        && parsed
-                            .as_ref()
-                            .is_some_and(|p| transport::model_shaped(status, p));
+                Err((err, model_shaped)) => {
+                    let fall_forward = model_shaped && i + 1 < candidates.len();
                     last_err = Some(err);
                     if !fall_forward {
                         break;

@@ -4,6 +4,10 @@
 //! → response or [`sse`] stream. [`Client`] ties them together; it is `Send + Sync` and holds one
 //! keep-alive HTTP agent shared by every thread.
 
+// `Error` carries the upstream facts operators need (status, codes, attempts); it is returned
+// by value on cold paths only, so its size is not worth a Box.
+#![allow(clippy::result_large_err)]
+
 pub mod auth;
 pub mod catalog;
 pub mod client;

@@ -164,10 +164,7 @@ pub fn resolve_kind(name: &str) -> Result<&'static ProviderKind> {
     if let Some(kind) = table.iter().find(|k| k.id == wanted) {
         return Ok(kind);
     }
-    if let Some(kind) = table
-        .iter()
-        .find(|k| k.aliases.iter().any(|a| *a == wanted))
-    {
+    if let Some(kind) = table.iter().find(|k| k.aliases.contains(&wanted)) {
         return Ok(kind);
     }
     Err(unknown_kind_error(name, &wanted))
