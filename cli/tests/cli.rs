@@ -1,0 +1,214 @@
+//! The CLI's verbs, their output and exit codes (0 ok, 1 failed check/request, 2 usage/config),
+//! run as a real process against the in-process mock gateway.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use aigw_mock::{MockConfig, MockGateway};
+
+const KEY: &str = "cli-test-key-77aa";
+
+fn mock() -> MockGateway {
+    MockGateway::start(MockConfig { api_keys: vec![KEY.to_string()], ..MockConfig::default() }).unwrap()
+}
+
+fn aigw(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aigw"))
+        .args(args)
+        .env_remove("CLOUDFLARE_AI_GATEWAY_API_KEY")
+        .env("CLOUDFLARE_API_KEY", KEY)
+        .env_remove("AIGW_LOG")
+        .output()
+        .expect("aigw runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn config(name: &str, body: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("aigw-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("aigw.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+fn profile(m: &MockGateway, extra: &str) -> String {
+    format!(
+        "active_provider = \"cf\"\n\n[providers.cf]\nkind = \"cloudflare\"\nbase_url = \"{}\"\nretry_max_attempts = 1\n{extra}\n",
+        m.base_url("0123456789abcdef0123456789abcdef", "demo-gw")
+    )
+}
+
+fn no_key(o: &Output) {
+    let (out, err) = text(o);
+    assert!(!out.contains(KEY) && !err.contains(KEY), "key leaked:\n{out}\n{err}");
+}
+
+#[test]
+fn providers_table_and_json() {
+    let o = aigw(&["providers"]);
+    assert_eq!(o.status.code(), Some(0));
+    let (out, _) = text(&o);
+    assert!(out.starts_with("KIND"));
+    let line = out.lines().find(|l| l.starts_with("cloudflare_ai_gateway")).expect("cloudflare row");
+    assert!(line.contains("Gateway And Compatibility Providers") && line.contains("openai_chat_completions"));
+    assert!(line.contains("cloudflare-ai-gateway,cloudflare_ai,cloudflare-ai,cloudflare"));
+    assert_eq!(out.lines().count(), 46);
+    let o = aigw(&["providers", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 45);
+}
+
+#[test]
+fn describe_from_flags_shows_the_route() {
+    let o = aigw(&["--kind", "cloudflare", "--account-id", "0123456789abcdef0123456789abcdef", "--gateway-name", "prod-gw", "describe"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["route"]["account_id"], "0123456789abcdef0123456789abcdef");
+    assert_eq!(v["route"]["gateway_name"], "prod-gw");
+    assert_eq!(v["credentials"]["source"], "env:CLOUDFLARE_API_KEY");
+    no_key(&o);
+}
+
+#[test]
+fn doctor_passes_on_a_working_gateway() {
+    let m = mock();
+    let cfg = config("doctor-ok", &profile(&m, "model = \"openai/gpt-4o-mini\""));
+    let o = aigw(&["--config", cfg.to_str().unwrap(), "doctor"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    for name in ["config", "credentials", "route", "model_probe"] {
+        assert!(out.lines().any(|l| l.starts_with("pass") && l.contains(name)), "{name}: {out}");
+    }
+    assert!(out.contains("account_id 0123456789abcdef0123456789abcdef; gateway_name demo-gw"), "{out}");
+    let o = aigw(&["--config", cfg.to_str().unwrap(), "doctor", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["status"], "pass");
+}
+
+#[test]
+fn doctor_on_the_unresolved_template_fails_with_the_hint() {
+    let o = aigw(&["--kind", "cloudflare", "doctor"]);
+    assert_eq!(o.status.code(), Some(1));
+    let (out, _) = text(&o);
+    assert!(out.contains("fail  route"), "{out}");
+    assert!(out.contains("cloudflare_ai_gateway requires tenant-scoped base_url configuration: replace <account_id> and <gateway_name> in provider.base_url with your real Cloudflare AI Gateway path; current template: https://gateway.ai.cloudflare.com/v1/<account_id>/<gateway_name>/openai/compat"), "{out}");
+}
+
+#[test]
+fn doctor_warns_on_a_pinned_model_with_a_failing_catalog() {
+    let m = mock();
+    let cfg = config("doctor-warn", &profile(&m, "model = \"openai/gpt-4o\"\nheaders = { x-mock-fault = \"models:status=500\" }"));
+    let o = aigw(&["--config", cfg.to_str().unwrap(), "doctor"]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("warn  model_probe  chat may still work because model `openai/gpt-4o` is explicitly configured"), "{out}");
+}
+
+#[test]
+fn doctor_fails_on_auto_without_preferred_and_a_failing_catalog() {
+    let m = mock();
+    let cfg = config("doctor-fail", &profile(&m, "headers = { x-mock-fault = \"models:status=500\" }"));
+    let o = aigw(&["--config", cfg.to_str().unwrap(), "doctor"]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("fail  model_probe  current config still uses model = auto; set provider.model explicitly or configure preferred_models before retrying"), "{out}");
+    assert!(out.contains("list-models is unreliable for this account or region"), "{out}");
+}
+
+#[test]
+fn doctor_warns_on_an_odd_account_id_or_gateway_name() {
+    let m = mock();
+    let cfg = config(
+        "doctor-odd",
+        &format!(
+            "[providers.cf]\nkind = \"cloudflare\"\nbase_url = \"{}\"\nmodel = \"openai/gpt-4o\"\n",
+            m.base_url("not-hex", "Bad_Name")
+        ),
+    );
+    let o = aigw(&["--config", cfg.to_str().unwrap(), "doctor"]);
+    let (out, _) = text(&o);
+    assert!(out.contains("warn  route"), "{out}");
+    assert!(out.contains("not 32 hex characters") && out.contains("[a-z0-9_-]{1,64}"), "{out}");
+}
+
+#[test]
+fn list_models_text_json_and_failure() {
+    let m = mock();
+    let cfg = config("models", &profile(&m, ""));
+    let o = aigw(&["--config", cfg.to_str().unwrap(), "list-models"]);
+    assert_eq!(o.status.code(), Some(0));
+    let (out, err) = text(&o);
+    assert!(out.contains("openai/gpt-4o-mini  (openai)"), "{out}");
+    assert!(err.contains("3 model(s)"));
+    let o = aigw(&["--config", cfg.to_str().unwrap(), "list-models", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    let bad = config("models-bad", &profile(&m, "api_key = \"wrong\""));
+    let o = aigw(&["--config", bad.to_str().unwrap(), "list-models"]);
+    assert_eq!(o.status.code(), Some(1));
+    let (_, err) = text(&o);
+    assert!(err.contains("error: AUTH") && err.contains("provider code: 2009"), "{err}");
+}
+
+#[test]
+fn ask_streams_the_answer_and_verbose_shows_the_route() {
+    let m = mock();
+    let cfg = config("ask", &profile(&m, "model = \"openai/gpt-4o-mini\""));
+    let o = aigw(&["--config", cfg.to_str().unwrap(), "ask", "--message", "hi there", "--verbose"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(out.trim_end(), "echo: hi there");
+    assert!(err.contains("route: POST http://127.0.0.1:") && err.contains("account_id 0123456789abcdef0123456789abcdef, gateway_name demo-gw, credentials env:CLOUDFLARE_API_KEY"), "{err}");
+    assert_eq!(m.requests()[0].json().unwrap()["stream"], true);
+    no_key(&o);
+    let o = aigw(&["--config", cfg.to_str().unwrap(), "ask"]);
+    assert_eq!(o.status.code(), Some(2));
+    let bad = config("ask-bad", &profile(&m, "model = \"openai/gpt-4o-mini\"\nheaders = { x-mock-fault = \"status=500\" }"));
+    let o = aigw(&["--config", bad.to_str().unwrap(), "ask", "--message", "x"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("error: PROVIDER"));
+}
+
+#[test]
+fn validate_config_accepts_good_and_rejects_bad_configs() {
+    let m = mock();
+    let good = config("valid", &profile(&m, ""));
+    let o = aigw(&["--config", good.to_str().unwrap(), "validate-config"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).0.starts_with("ok: profile `cf`"));
+    let typo = config("typo", "[providers.cf]\nkind = \"cloudflare\"\nbase_ulr = \"x\"\n");
+    let o = aigw(&["--config", typo.to_str().unwrap(), "validate-config"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("providers.cf.base_ulr"), "{}", text(&o).1);
+    let unresolved = config("unresolved", "[providers.cf]\nkind = \"cloudflare\"\n");
+    let o = aigw(&["--config", unresolved.to_str().unwrap(), "validate-config"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("requires tenant-scoped base_url configuration"));
+    assert!(m.requests().is_empty(), "validate-config makes no network call");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [&["--bogus"][..], &[][..], &["describe"][..], &["frobnicate", "--kind", "openai"][..], &["--kind", "cloudfare", "describe"][..]] {
+        let o = aigw(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o).1);
+    }
+    let o = aigw(&["--kind", "cloudfare", "describe"]);
+    assert!(text(&o).1.contains("did you mean"), "{}", text(&o).1);
+    assert_eq!(aigw(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn missing_credentials_exit_2_naming_the_env_vars() {
+    let o = Command::new(env!("CARGO_BIN_EXE_aigw"))
+        .args(["--kind", "cloudflare", "--base-url", "http://127.0.0.1:9/v1/a/g/openai/compat", "--model", "openai/x", "ask", "--message", "x"])
+        .env_remove("CLOUDFLARE_API_KEY")
+        .env_remove("CLOUDFLARE_AI_GATEWAY_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("set CLOUDFLARE_API_KEY or CLOUDFLARE_AI_GATEWAY_API_KEY"), "{}", text(&o).1);
+}
