@@ -153,7 +153,7 @@ impl Client {
                 .map(|(n, v)| (n.to_string(), v.to_string())),
         );
         let gateway_headers = profile.gateway.headers(&env);
-        let agent = transport::build_agent(&profile);
+        let agent = transport::build_agent(&profile, &env)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 profile,

@@ -9,16 +9,43 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ureq::http::{HeaderMap, Response};
 use ureq::{Agent, Body};
 
-use crate::auth::is_sensitive_header;
+use ureq::tls::{parse_pem, Certificate, PemItem, RootCerts, TlsConfig};
+
+use crate::auth::{is_sensitive_header, Env};
 use crate::error::{Error, ErrorCode, Result};
 use crate::gateway::{parse_error_body, ErrorBody};
 use crate::profile::Profile;
 
+/// Root certificates: the PEM bundle named by `SSL_CERT_FILE` when set (it replaces the bundled
+/// roots, as in OpenSSL), else the bundled webpki roots.
+fn root_certs(env: &Env) -> Result<RootCerts> {
+    let Some(path) = env.var("SSL_CERT_FILE") else {
+        return Ok(RootCerts::WebPki);
+    };
+    let pem = std::fs::read(&path)
+        .map_err(|e| Error::config(format!("SSL_CERT_FILE={path} cannot be read: {e}")))?;
+    let certs: Vec<Certificate<'static>> = parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(Error::config(format!(
+            "SSL_CERT_FILE={path} holds no PEM certificate"
+        )));
+    }
+    Ok(RootCerts::new_with_certs(&certs))
+}
+
 /// Builds the client's agent: keep-alive pool sized for many threads, statuses returned as
-/// responses (we classify them), proxies from the environment (ureq reads `*_PROXY`/`NO_PROXY`).
-pub fn build_agent(profile: &Profile) -> Agent {
+/// responses (we classify them), certificates always verified, proxies from the process
+/// environment (ureq reads `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`).
+pub fn build_agent(profile: &Profile, env: &Env) -> Result<Agent> {
     let connect = Duration::from_millis(profile.connect_timeout_ms);
-    Agent::config_builder()
+    let tls = TlsConfig::builder().root_certs(root_certs(env)?).build();
+    Ok(Agent::config_builder()
+        .tls_config(tls)
         .http_status_as_error(false)
         .timeout_resolve(Some(connect))
         .timeout_connect(Some(connect))
@@ -27,7 +54,7 @@ pub fn build_agent(profile: &Profile) -> Agent {
         .max_redirects(0)
         .user_agent(format!("aigw/{}", crate::VERSION))
         .build()
-        .new_agent()
+        .new_agent())
 }
 
 /// Which deadline a request runs under.
@@ -196,6 +223,15 @@ pub fn map_io_error(e: std::io::Error, url: &str, deadline: Deadline, phase: Pha
     use std::io::ErrorKind as K;
     if e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
         return map_ureq_error(ureq::Error::from(e), url, deadline, phase);
+    }
+    if let Some(tls) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        return Error::new(
+            ErrorCode::Connection,
+            format!("TLS failure talking to {url}: {tls}"),
+        );
     }
     match e.kind() {
         K::TimedOut | K::WouldBlock => {
