@@ -9,7 +9,11 @@ use aigw_mock::{MockConfig, MockGateway};
 const KEY: &str = "cli-test-key-77aa";
 
 fn mock() -> MockGateway {
-    MockGateway::start(MockConfig { api_keys: vec![KEY.to_string()], ..MockConfig::default() }).unwrap()
+    MockGateway::start(MockConfig {
+        api_keys: vec![KEY.to_string()],
+        ..MockConfig::default()
+    })
+    .unwrap()
 }
 
 fn aigw(args: &[&str]) -> Output {
@@ -23,7 +27,10 @@ fn aigw(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 fn config(name: &str, body: &str) -> PathBuf {
@@ -43,7 +50,10 @@ fn profile(m: &MockGateway, extra: &str) -> String {
 
 fn no_key(o: &Output) {
     let (out, err) = text(o);
-    assert!(!out.contains(KEY) && !err.contains(KEY), "key leaked:\n{out}\n{err}");
+    assert!(
+        !out.contains(KEY) && !err.contains(KEY),
+        "key leaked:\n{out}\n{err}"
+    );
 }
 
 #[test]
@@ -52,8 +62,14 @@ fn providers_table_and_json() {
     assert_eq!(o.status.code(), Some(0));
     let (out, _) = text(&o);
     assert!(out.starts_with("KIND"));
-    let line = out.lines().find(|l| l.starts_with("cloudflare_ai_gateway")).expect("cloudflare row");
-    assert!(line.contains("Gateway And Compatibility Providers") && line.contains("openai_chat_completions"));
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("cloudflare_ai_gateway"))
+        .expect("cloudflare row");
+    assert!(
+        line.contains("Gateway And Compatibility Providers")
+            && line.contains("openai_chat_completions")
+    );
     assert!(line.contains("cloudflare-ai-gateway,cloudflare_ai,cloudflare-ai,cloudflare"));
     assert_eq!(out.lines().count(), 46);
     let o = aigw(&["providers", "--json"]);
@@ -63,7 +79,15 @@ fn providers_table_and_json() {
 
 #[test]
 fn describe_from_flags_shows_the_route() {
-    let o = aigw(&["--kind", "cloudflare", "--account-id", "0123456789abcdef0123456789abcdef", "--gateway-name", "prod-gw", "describe"]);
+    let o = aigw(&[
+        "--kind",
+        "cloudflare",
+        "--account-id",
+        "0123456789abcdef0123456789abcdef",
+        "--gateway-name",
+        "prod-gw",
+        "describe",
+    ]);
     assert_eq!(o.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["route"]["account_id"], "0123456789abcdef0123456789abcdef");
@@ -80,9 +104,16 @@ fn doctor_passes_on_a_working_gateway() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     for name in ["config", "credentials", "route", "model_probe"] {
-        assert!(out.lines().any(|l| l.starts_with("pass") && l.contains(name)), "{name}: {out}");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("pass") && l.contains(name)),
+            "{name}: {out}"
+        );
     }
-    assert!(out.contains("account_id 0123456789abcdef0123456789abcdef; gateway_name demo-gw"), "{out}");
+    assert!(
+        out.contains("account_id 0123456789abcdef0123456789abcdef; gateway_name demo-gw"),
+        "{out}"
+    );
     let o = aigw(&["--config", cfg.to_str().unwrap(), "doctor", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["status"], "pass");
@@ -100,7 +131,13 @@ fn doctor_on_the_unresolved_template_fails_with_the_hint() {
 #[test]
 fn doctor_warns_on_a_pinned_model_with_a_failing_catalog() {
     let m = mock();
-    let cfg = config("doctor-warn", &profile(&m, "model = \"openai/gpt-4o\"\nheaders = { x-mock-fault = \"models:status=500\" }"));
+    let cfg = config(
+        "doctor-warn",
+        &profile(
+            &m,
+            "model = \"openai/gpt-4o\"\nheaders = { x-mock-fault = \"models:status=500\" }",
+        ),
+    );
     let o = aigw(&["--config", cfg.to_str().unwrap(), "doctor"]);
     let (out, _) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
@@ -110,12 +147,18 @@ fn doctor_warns_on_a_pinned_model_with_a_failing_catalog() {
 #[test]
 fn doctor_fails_on_auto_without_preferred_and_a_failing_catalog() {
     let m = mock();
-    let cfg = config("doctor-fail", &profile(&m, "headers = { x-mock-fault = \"models:status=500\" }"));
+    let cfg = config(
+        "doctor-fail",
+        &profile(&m, "headers = { x-mock-fault = \"models:status=500\" }"),
+    );
     let o = aigw(&["--config", cfg.to_str().unwrap(), "doctor"]);
     let (out, _) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("fail  model_probe  current config still uses model = auto; set provider.model explicitly or configure preferred_models before retrying"), "{out}");
-    assert!(out.contains("list-models is unreliable for this account or region"), "{out}");
+    assert!(
+        out.contains("list-models is unreliable for this account or region"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -131,7 +174,10 @@ fn doctor_warns_on_an_odd_account_id_or_gateway_name() {
     let o = aigw(&["--config", cfg.to_str().unwrap(), "doctor"]);
     let (out, _) = text(&o);
     assert!(out.contains("warn  route"), "{out}");
-    assert!(out.contains("not 32 hex characters") && out.contains("[a-z0-9_-]{1,64}"), "{out}");
+    assert!(
+        out.contains("not 32 hex characters") && out.contains("[a-z0-9_-]{1,64}"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -150,14 +196,24 @@ fn list_models_text_json_and_failure() {
     let o = aigw(&["--config", bad.to_str().unwrap(), "list-models"]);
     assert_eq!(o.status.code(), Some(1));
     let (_, err) = text(&o);
-    assert!(err.contains("error: AUTH") && err.contains("provider code: 2009"), "{err}");
+    assert!(
+        err.contains("error: AUTH") && err.contains("provider code: 2009"),
+        "{err}"
+    );
 }
 
 #[test]
 fn ask_streams_the_answer_and_verbose_shows_the_route() {
     let m = mock();
     let cfg = config("ask", &profile(&m, "model = \"openai/gpt-4o-mini\""));
-    let o = aigw(&["--config", cfg.to_str().unwrap(), "ask", "--message", "hi there", "--verbose"]);
+    let o = aigw(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "ask",
+        "--message",
+        "hi there",
+        "--verbose",
+    ]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(out.trim_end(), "echo: hi there");
@@ -166,7 +222,13 @@ fn ask_streams_the_answer_and_verbose_shows_the_route() {
     no_key(&o);
     let o = aigw(&["--config", cfg.to_str().unwrap(), "ask"]);
     assert_eq!(o.status.code(), Some(2));
-    let bad = config("ask-bad", &profile(&m, "model = \"openai/gpt-4o-mini\"\nheaders = { x-mock-fault = \"status=500\" }"));
+    let bad = config(
+        "ask-bad",
+        &profile(
+            &m,
+            "model = \"openai/gpt-4o-mini\"\nheaders = { x-mock-fault = \"status=500\" }",
+        ),
+    );
     let o = aigw(&["--config", bad.to_str().unwrap(), "ask", "--message", "x"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("error: PROVIDER"));
@@ -179,20 +241,38 @@ fn validate_config_accepts_good_and_rejects_bad_configs() {
     let o = aigw(&["--config", good.to_str().unwrap(), "validate-config"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o).0.starts_with("ok: profile `cf`"));
-    let typo = config("typo", "[providers.cf]\nkind = \"cloudflare\"\nbase_ulr = \"x\"\n");
+    let typo = config(
+        "typo",
+        "[providers.cf]\nkind = \"cloudflare\"\nbase_ulr = \"x\"\n",
+    );
     let o = aigw(&["--config", typo.to_str().unwrap(), "validate-config"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("providers.cf.base_ulr"), "{}", text(&o).1);
+    assert!(
+        text(&o).1.contains("providers.cf.base_ulr"),
+        "{}",
+        text(&o).1
+    );
     let unresolved = config("unresolved", "[providers.cf]\nkind = \"cloudflare\"\n");
     let o = aigw(&["--config", unresolved.to_str().unwrap(), "validate-config"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("requires tenant-scoped base_url configuration"));
-    assert!(m.requests().is_empty(), "validate-config makes no network call");
+    assert!(text(&o)
+        .1
+        .contains("requires tenant-scoped base_url configuration"));
+    assert!(
+        m.requests().is_empty(),
+        "validate-config makes no network call"
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&["--bogus"][..], &[][..], &["describe"][..], &["frobnicate", "--kind", "openai"][..], &["--kind", "cloudfare", "describe"][..]] {
+    for args in [
+        &["--bogus"][..],
+        &[][..],
+        &["describe"][..],
+        &["frobnicate", "--kind", "openai"][..],
+        &["--kind", "cloudfare", "describe"][..],
+    ] {
         let o = aigw(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o).1);
     }
@@ -204,11 +284,70 @@ fn usage_errors_exit_2() {
 #[test]
 fn missing_credentials_exit_2_naming_the_env_vars() {
     let o = Command::new(env!("CARGO_BIN_EXE_aigw"))
-        .args(["--kind", "cloudflare", "--base-url", "http://127.0.0.1:9/v1/a/g/openai/compat", "--model", "openai/x", "ask", "--message", "x"])
+        .args([
+            "--kind",
+            "cloudflare",
+            "--base-url",
+            "http://127.0.0.1:9/v1/a/g/openai/compat",
+            "--model",
+            "openai/x",
+            "ask",
+            "--message",
+            "x",
+        ])
         .env_remove("CLOUDFLARE_API_KEY")
         .env_remove("CLOUDFLARE_AI_GATEWAY_API_KEY")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("set CLOUDFLARE_API_KEY or CLOUDFLARE_AI_GATEWAY_API_KEY"), "{}", text(&o).1);
+    assert!(
+        text(&o)
+            .1
+            .contains("set CLOUDFLARE_API_KEY or CLOUDFLARE_AI_GATEWAY_API_KEY"),
+        "{}",
+        text(&o).1
+    );
+}
+
+#[test]
+fn debug_logging_redacts_every_secret_header() {
+    let m = MockGateway::start(MockConfig {
+        api_keys: vec![KEY.to_string()],
+        gateway_token: Some("gw-secret-token-1".to_string()),
+        ..MockConfig::default()
+    })
+    .unwrap();
+    let cfg = config(
+        "debug-log",
+        &profile(&m, "model = \"openai/gpt-4o-mini\"\n[providers.cf.gateway]\nauthorization = \"gw-secret-token-1\""),
+    );
+    for verb in [
+        &["doctor"][..],
+        &["list-models"][..],
+        &["ask", "--message", "x"][..],
+        &["describe"][..],
+    ] {
+        let mut args = vec!["--config", cfg.to_str().unwrap()];
+        args.extend_from_slice(verb);
+        let o = Command::new(env!("CARGO_BIN_EXE_aigw"))
+            .args(&args)
+            .env("CLOUDFLARE_API_KEY", KEY)
+            .env("AIGW_LOG", "debug")
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{verb:?}: {err}");
+        no_key(&o);
+        assert!(
+            !out.contains("gw-secret-token-1") && !err.contains("gw-secret-token-1"),
+            "{verb:?}: {err}"
+        );
+        if verb[0] != "describe" {
+            assert!(
+                err.contains("Authorization: <redacted>")
+                    && err.contains("cf-aig-authorization: <redacted>"),
+                "{err}"
+            );
+        }
+    }
 }
