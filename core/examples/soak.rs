@@ -150,7 +150,9 @@ fn main() {
                     let mut rng = Rng(seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                     while next.fetch_add(1, Ordering::Relaxed) < count {
                         let r = rng.next();
-                        let fault = (r % 20 == 0).then(|| FAULTS[(r / 20) as usize % FAULTS.len()]);
+                        let fault = r
+                            .is_multiple_of(20)
+                            .then(|| FAULTS[(r / 20) as usize % FAULTS.len()]);
                         one(&client, fault, r % 4 == 1, &tally);
                     }
                 });

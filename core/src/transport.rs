@@ -2,11 +2,16 @@
 //! of transport failures and upstream statuses to typed errors, and the retry policy
 //! (which statuses, how long to wait, when a server-requested delay is too long).
 
+use std::collections::HashMap;
 use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ureq::http::{HeaderMap, Response};
+use ureq::http::{HeaderMap, Response, Uri};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::{Agent, Body};
 
 use ureq::tls::{parse_pem, Certificate, PemItem, RootCerts, TlsConfig};
@@ -38,13 +43,70 @@ fn root_certs(env: &Env) -> Result<RootCerts> {
     Ok(RootCerts::new_with_certs(&certs))
 }
 
+/// How long a host's resolved addresses are reused.
+const DNS_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// ureq resolves the host on every request, before looking in its connection pool, and with a
+/// deadline set it does so on a new thread each time. This resolver answers IP literals at once
+/// and reuses a name's addresses for [`DNS_CACHE_TTL`], so a pooled request costs no lookup.
+#[derive(Debug, Default)]
+struct CachingResolver {
+    inner: DefaultResolver,
+    cache: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
+}
+
+impl Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        let Some(authority) = uri.authority() else {
+            return self.inner.resolve(uri, config, timeout);
+        };
+        let port = authority
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        let key = format!("{host}:{port}");
+        {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, addrs)) = cache.get(&key) {
+                if at.elapsed() < DNS_CACHE_TTL {
+                    return Ok(addrs.clone());
+                }
+            }
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        cache.insert(key, (Instant::now(), addrs.clone()));
+        Ok(addrs)
+    }
+}
+
 /// Builds the client's agent: keep-alive pool sized for many threads, statuses returned as
 /// responses (we classify them), certificates always verified, proxies from the process
 /// environment (ureq reads `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`).
 pub fn build_agent(profile: &Profile, env: &Env) -> Result<Agent> {
     let connect = Duration::from_millis(profile.connect_timeout_ms);
     let tls = TlsConfig::builder().root_certs(root_certs(env)?).build();
-    Ok(Agent::config_builder()
+    let config = Agent::config_builder()
         .tls_config(tls)
         .http_status_as_error(false)
         .timeout_resolve(Some(connect))
@@ -53,8 +115,12 @@ pub fn build_agent(profile: &Profile, env: &Env) -> Result<Agent> {
         .max_idle_connections_per_host(128)
         .max_redirects(0)
         .user_agent(format!("aigw/{}", crate::VERSION))
-        .build()
-        .new_agent())
+        .build();
+    Ok(Agent::with_parts(
+        config,
+        DefaultConnector::new(),
+        CachingResolver::default(),
+    ))
 }
 
 /// Which deadline a request runs under.

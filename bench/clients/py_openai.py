@@ -1,0 +1,22 @@
+"""The official openai Python SDK against the same mock."""
+import openai
+from common import KEY, run, workload
+
+w = workload()
+client = openai.OpenAI(base_url=w["base"], api_key=KEY, max_retries=0)
+MSG = [{"role": "user", "content": "bench"}]
+
+
+def chat():
+    assert client.chat.completions.create(model="openai/gpt-4o-mini", messages=MSG).choices
+
+
+def stream():
+    n = 0
+    for _ in client.chat.completions.create(model="openai/gpt-4o-mini", messages=MSG, stream=True,
+                                            extra_headers={"x-mock-fault": w["fault"]}):
+        n += 1
+    return n
+
+
+run("openai SDK (Python)", w, chat, stream)

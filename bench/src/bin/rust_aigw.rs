@@ -1,0 +1,57 @@
+//! aigw-core used directly from Rust: the same workload as the floor.
+
+use aigw_bench::{run, Workload};
+use aigw_core::{Client, Env, Profile, RequestOptions};
+use serde_json::json;
+
+fn main() {
+    let w = Workload::from_args();
+    let profile = json!({
+        "kind": "cloudflare",
+        "base_url": format!("http://127.0.0.1:{}/v1/0123456789abcdef0123456789abcdef/bench/openai/compat", w.port),
+        "model": "openai/gpt-4o-mini",
+    });
+    let env = Env::from_map([("CLOUDFLARE_API_KEY".to_string(), "bench-key".to_string())].into());
+    let client = Client::with_env(
+        Profile::from_value(&profile, "provider").expect("profile"),
+        env,
+    )
+    .expect("client");
+    let none = RequestOptions::default();
+    let stream_opts =
+        RequestOptions::from_value(&json!({ "headers": { "x-mock-fault": w.stream_fault() } }))
+            .expect("options");
+    let chat = |c: &Client| {
+        let r = c
+            .chat(
+                json!({ "messages": [{ "role": "user", "content": "bench" }] }),
+                &none,
+            )
+            .expect("chat");
+        assert!(r["choices"].is_array());
+    };
+    let stream = || {
+        let mut s = client
+            .chat_stream(
+                json!({ "messages": [{ "role": "user", "content": "bench" }] }),
+                &stream_opts,
+            )
+            .expect("stream");
+        let mut n = 0;
+        while s.next_chunk().expect("chunk").is_some() {
+            n += 1;
+        }
+        n
+    };
+    run(
+        "aigw (Rust core)",
+        w,
+        || chat(&client),
+        stream,
+        |n| {
+            for _ in 0..n {
+                chat(&client);
+            }
+        },
+    );
+}
