@@ -1,7 +1,7 @@
 //! The model catalog (SPEC §5): parsing list-models answers, ranking candidates with the
 //! preferred models, and a per-client cache with a TTL and a stale-if-error window.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -68,24 +68,24 @@ pub fn rank(catalog: &[String], preferred: &[String]) -> Vec<String> {
 /// A cached catalog and when it was fetched.
 #[derive(Debug, Default)]
 pub struct CatalogCache {
-    slot: Mutex<Option<(Instant, Vec<Value>)>>,
+    slot: Mutex<Option<(Instant, Arc<Vec<Value>>)>>,
 }
 
 impl CatalogCache {
     /// The cached entries if younger than `ttl` (a zero TTL never hits).
-    pub fn fresh(&self, ttl: Duration) -> Option<Vec<Value>> {
+    pub fn fresh(&self, ttl: Duration) -> Option<Arc<Vec<Value>>> {
         self.get_within(ttl)
     }
 
     /// The cached entries if younger than `ttl + stale` (for use when a refresh failed).
-    pub fn stale(&self, ttl: Duration, stale: Duration) -> Option<Vec<Value>> {
+    pub fn stale(&self, ttl: Duration, stale: Duration) -> Option<Arc<Vec<Value>>> {
         if stale.is_zero() {
             return None;
         }
         self.get_within(ttl + stale)
     }
 
-    fn get_within(&self, age: Duration) -> Option<Vec<Value>> {
+    fn get_within(&self, age: Duration) -> Option<Arc<Vec<Value>>> {
         let slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
         match &*slot {
             Some((at, models)) if !age.is_zero() && at.elapsed() < age => Some(models.clone()),
@@ -93,8 +93,8 @@ impl CatalogCache {
         }
     }
 
-    /// Stores a freshly fetched catalog.
-    pub fn store(&self, models: Vec<Value>) {
+    /// Stores a freshly fetched catalog (shared, not copied, by later readers).
+    pub fn store(&self, models: Arc<Vec<Value>>) {
         let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
         *slot = Some((Instant::now(), models));
     }

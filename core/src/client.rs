@@ -379,13 +379,17 @@ impl Client {
     pub fn list_models(&self) -> Result<Vec<Value>> {
         let ttl = Duration::from_millis(self.inner.profile.model_catalog_cache_ttl_ms);
         if let Some(models) = self.inner.catalog.fresh(ttl) {
-            return Ok(models);
+            return Ok(models.to_vec());
         }
         self.fetch_models()
     }
 
     /// Fetches the catalog now, bypassing the cache (and refreshing it).
     pub fn fetch_models(&self) -> Result<Vec<Value>> {
+        self.fetch_catalog().map(|models| models.to_vec())
+    }
+
+    fn fetch_catalog(&self) -> Result<Arc<Vec<Value>>> {
         self.inner.route.ensure_resolved()?;
         let url = self.inner.route.models_endpoint.clone().ok_or_else(|| {
             Error::new(
@@ -426,7 +430,7 @@ impl Client {
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
             Error::protocol(format!("models response from {url} is not valid JSON: {e}"))
         })?;
-        let models = parse_models(&value)?;
+        let models = Arc::new(parse_models(&value)?);
         self.inner.catalog.store(models.clone());
         Ok(models)
     }
@@ -443,7 +447,7 @@ impl Client {
         let ttl = Duration::from_millis(p.model_catalog_cache_ttl_ms);
         let catalog = match self.inner.catalog.fresh(ttl) {
             Some(models) => Ok(models),
-            None => self.fetch_models(),
+            None => self.fetch_catalog(),
         };
         let ids = |models: &[Value]| {
             models
