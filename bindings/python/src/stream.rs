@@ -1,0 +1,114 @@
+//! `aigw.ChatStream`: an iterator of chunk dicts and a context manager. The core stream sits
+//! behind a lock that is only taken with the GIL released; `cancel()` needs no lock at all, so
+//! it works while another thread is blocked reading. Leaving a `with`, `close()`, or dropping
+//! the object (e.g. breaking out of a `for`) drops the connection.
+
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+
+use aigw_core::CancelHandle;
+use pyo3::prelude::*;
+use pyo3::types::PyAny;
+use serde_json::Value;
+
+use crate::blocking;
+use crate::conversion;
+
+/// A streaming chat answer. `meta` holds the response metadata (status, model, request id,
+/// Cloudflare log id, attempts); iterate for `chat.completion.chunk` dicts.
+#[pyclass(frozen, module = "aigw", name = "ChatStream")]
+pub struct ChatStream {
+    /// `None` once finished, failed or closed: the connection is gone by then.
+    stream: Mutex<Option<aigw_core::ChatStream>>,
+    cancel: CancelHandle,
+    meta: Value,
+}
+
+impl ChatStream {
+    pub fn new(stream: aigw_core::ChatStream) -> ChatStream {
+        ChatStream {
+            cancel: stream.cancel_handle(),
+            meta: stream.meta().clone(),
+            stream: Mutex::new(Some(stream)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<aigw_core::ChatStream>> {
+        self.stream.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[pymethods]
+impl ChatStream {
+    /// Response metadata, available as soon as the stream is open.
+    #[getter]
+    fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        conversion::to_py(py, &self.meta)
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        // Ctrl-C between chunks: the wait itself runs without the GIL and cannot see signals.
+        py.check_signals()?;
+        let chunk = blocking(py, || {
+            let mut guard = self.lock();
+            let Some(stream) = guard.as_mut() else {
+                return Ok(None);
+            };
+            let next = stream.next_chunk();
+            if !matches!(next, Ok(Some(_))) {
+                *guard = None;
+            }
+            next
+        })?;
+        chunk
+            .map(|chunk| conversion::to_py(py, &chunk.value))
+            .transpose()
+    }
+
+    /// Closes the stream and drops the connection; iteration then stops. Safe to call twice.
+    /// If another thread is reading right now, that read is cancelled instead.
+    fn close(&self) {
+        let taken = match self.stream.try_lock() {
+            Ok(mut guard) => guard.take(),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().take(),
+            Err(TryLockError::WouldBlock) => {
+                self.cancel.cancel();
+                None
+            }
+        };
+        drop(taken);
+    }
+
+    /// Cancels the stream from any thread: the next read raises `CancelledError`.
+    fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// Closes the stream; exceptions propagate.
+    #[pyo3(signature = (exc_type=None, exc_value=None, traceback=None))]
+    fn __exit__(
+        &self,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        exc_value: Option<&Bound<'_, PyAny>>,
+        traceback: Option<&Bound<'_, PyAny>>,
+    ) {
+        let _ = (exc_type, exc_value, traceback);
+        self.close();
+    }
+
+    fn __repr__(&self) -> String {
+        let state = match self.stream.try_lock() {
+            Ok(guard) if guard.is_none() => "closed",
+            _ => "open",
+        };
+        let model = self.meta.get("model").and_then(Value::as_str).unwrap_or("");
+        format!("<aigw.ChatStream model={model:?} {state}>")
+    }
+}

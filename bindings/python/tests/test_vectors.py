@@ -1,0 +1,132 @@
+"""Replays the language-neutral vectors in tests/vectors/: kind and route resolution, credential
+precedence, and the SPEC §8 error table. None of these touch the network."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import pytest
+
+import aigw
+from conftest import load_vectors, user
+
+ROUTES = load_vectors("routes.json")
+CREDENTIALS = load_vectors("credentials.json")
+ERRORS = load_vectors("errors.json")
+
+
+def check_message(error: BaseException, case: dict[str, Any]) -> None:
+    for text in case.get("message_contains", []):
+        assert text in str(error), case["name"] if "name" in case else case
+    if "message" in case:
+        assert str(error) == case["message"]
+
+
+@pytest.mark.parametrize("case", ROUTES["kinds"], ids=lambda c: repr(c["input"]))
+def test_kind_resolution(case: dict[str, Any]) -> None:
+    if "id" in case:
+        assert aigw.resolve_kind(case["input"])["id"] == case["id"]
+        return
+    with pytest.raises(aigw.AigwError) as info:
+        aigw.resolve_kind(case["input"])
+    assert info.value.code == case["error"]
+    check_message(info.value, case)
+
+
+@pytest.mark.parametrize("case", ROUTES["routes"], ids=lambda c: c["name"])
+def test_route(case: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUDFLARE_API_KEY", "route-vector-key")
+    if "error" in case:
+        with pytest.raises(aigw.AigwError) as info:
+            aigw.Client(**case["profile"])
+        assert info.value.code == case["error"]
+        check_message(info.value, case)
+        return
+    client = aigw.Client(**case["profile"])
+    route = client.describe()["route"]
+    for field, expected in case["expect"].items():
+        assert route[field] == expected, field
+    if not case["expect"]["resolved"]:
+        # Unresolved placeholders fail every network call before any I/O, with the hint.
+        with pytest.raises(aigw.ConfigError) as info:
+            client.chat(user("hi"))
+        assert str(info.value) == case["expect"]["hint"]
+
+
+def credential_env_names() -> set[str]:
+    """Every variable any credentials case could read, so each case sees only its own."""
+    names: set[str] = set()
+    for case in CREDENTIALS["cases"]:
+        names.update(case["env"])
+        profile = case["profile"]
+        kind = aigw.resolve_kind(profile["kind"])
+        names.update(kind["credential_envs"])
+        if profile.get("api_key_env"):
+            names.add(profile["api_key_env"])
+        api_key = profile.get("api_key")
+        if isinstance(api_key, dict) and "env" in api_key:
+            names.add(api_key["env"])
+    return names
+
+
+@pytest.mark.parametrize("case", CREDENTIALS["cases"], ids=lambda c: c["name"])
+def test_credentials(case: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in credential_env_names():
+        monkeypatch.delenv(name, raising=False)
+    for name, value in case["env"].items():
+        monkeypatch.setenv(name, value)
+    client = aigw.Client(**case["profile"])
+    credentials = client.describe()["credentials"]
+    if "expect" in case:
+        assert credentials["status"] == "resolved"
+        assert credentials["source"] == case["expect"]["source"]
+        assert credentials["key_pool_size"] == case["expect"]["key_pool_size"]
+        for key in (k for k in case["expect"]["keys"] if len(k) >= 5):
+            assert key not in repr(client)
+            assert key not in repr(credentials)
+        return
+    assert credentials["status"] == "missing"
+    # Every network call fails before any I/O with MISSING_CREDENTIALS.
+    with pytest.raises(aigw.AigwError) as info:
+        client.chat(user("hi"))
+    assert info.value.code == case["error"]
+    assert isinstance(info.value, aigw.MissingCredentialsError)
+    check_message(info.value, case)
+    assert info.value.attempts == []
+
+
+@pytest.mark.parametrize("entry", ERRORS["codes"], ids=lambda e: e["code"])
+def test_error_table(entry: dict[str, Any]) -> None:
+    classes = {
+        cls.code: cls
+        for cls in (getattr(aigw, name) for name in aigw.__all__)
+        if isinstance(cls, type) and issubclass(cls, aigw.AigwError) and cls is not aigw.AigwError
+    }
+    if entry["python"] is None:
+        assert entry["code"] not in classes
+        return
+    cls = getattr(aigw, entry["python"])
+    assert issubclass(cls, aigw.AigwError)
+    assert cls.code == entry["code"]
+    assert classes[entry["code"]] is cls
+    assert cls.__module__ == "aigw"
+    if entry["python_builtin"]:
+        builtin = getattr(builtins, entry["python_builtin"])
+        assert issubclass(cls, builtin)
+        assert cls is not builtin
+    error = cls("message", http_status=500, request_id="r-1")
+    assert (error.code, error.message, str(error)) == (entry["code"], "message", "message")
+    assert (error.http_status, error.request_id, error.attempts) == (500, "r-1", [])
+    assert (error.provider_code, error.retry_after_ms) == (None, None)
+
+
+def test_error_table_is_complete() -> None:
+    exported = {
+        name
+        for name in aigw.__all__
+        if isinstance(getattr(aigw, name), type) and issubclass(getattr(aigw, name), aigw.AigwError)
+    }
+    in_table = {e["python"] for e in ERRORS["codes"] if e["python"]}
+    assert exported == in_table | {"AigwError"}
+    assert {e["code"] for e in ERRORS["codes"]} >= {"OK", "DONE"}
