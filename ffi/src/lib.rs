@@ -1,1 +1,24 @@
+//! aigw-ffi: the C ABI of aigw (SPEC section 10), a thin translator over `aigw-core`.
+//!
+//! Every exported function runs inside [`boundary`] (NULL and UTF-8 checks, panics caught and
+//! reported as `AIGW_STATUS_INTERNAL`); core error codes become C statuses in one place,
+//! [`status::c_code`]. `include/aigw.h` is generated from these files by cbindgen
+//! (`tests/header.rs` regenerates it and fails when the checked-in copy is stale).
 
+#![allow(non_camel_case_types)]
+// The exported functions are `unsafe` because they take raw pointers from C; their safety
+// contract (valid or NULL pointers, NUL-terminated strings, ownership) is written once in the
+// header preamble and per function in C terms, which is where C callers read it.
+#![allow(clippy::missing_safety_doc)]
+
+pub mod boundary;
+pub mod client;
+pub mod error;
+pub mod status;
+pub mod stream;
+pub mod strings;
+
+pub use client::aigw_client;
+pub use error::aigw_error;
+pub use status::aigw_status;
+pub use stream::aigw_stream;

@@ -1,0 +1,182 @@
+//! The boundary every exported body runs inside: panics are caught (`AIGW_STATUS_INTERNAL`),
+//! pointer arguments are checked for NULL and strings for UTF-8 before use, errors are handed
+//! to the caller's optional `aigw_error **`, and out-params are written only on success.
+
+use std::any::Any;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
+
+use aigw_core::{Error, ErrorCode};
+
+use crate::error::aigw_error;
+use crate::status::aigw_status;
+
+/// Runs `body`; a panic yields `fallback` instead of unwinding into C.
+pub(crate) fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
+/// Runs the body of a fallible function. On failure the error is written to `*err` (when `err`
+/// is not NULL) and its status returned; on success `*err` is left untouched.
+pub(crate) fn call(
+    err: *mut *mut aigw_error,
+    body: impl FnOnce() -> Result<aigw_status, Error>,
+) -> aigw_status {
+    let outcome = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(outcome) => outcome,
+        Err(payload) => Err(panic_error(payload.as_ref())),
+    };
+    match outcome {
+        Ok(status) => status,
+        Err(error) => guard(aigw_status::Internal, || report(err, error)),
+    }
+}
+
+fn report(err: *mut *mut aigw_error, mut error: Error) -> aigw_status {
+    if matches!(error.code, ErrorCode::Ok | ErrorCode::Done) {
+        // A success code on an error would let the caller miss it: that is a bug in aigw.
+        error.message = format!(
+            "internal error: a failure carried {}: {}",
+            error.code, error.message
+        );
+        error.code = ErrorCode::Internal;
+    }
+    let status = aigw_status::from(error.code);
+    if let Some(slot) = NonNull::new(err) {
+        // SAFETY: the caller passes either NULL or a writable `aigw_error *` slot.
+        unsafe { slot.as_ptr().write(aigw_error::into_raw(error)) };
+    }
+    status
+}
+
+fn panic_error(payload: &(dyn Any + Send)) -> Error {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string());
+    Error::new(
+        ErrorCode::Internal,
+        format!("internal error (a bug in aigw, please report it): a panic was caught at the C boundary: {detail}"),
+    )
+}
+
+/// A required NUL-terminated UTF-8 string argument, borrowed for the call.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives the call.
+pub(crate) unsafe fn input_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Error> {
+    optional_str(ptr, name)?
+        .ok_or_else(|| Error::invalid_argument(format!("`{name}` must not be NULL")))
+}
+
+/// An optional NUL-terminated UTF-8 string argument (NULL means absent).
+///
+/// # Safety
+/// As [`input_str`].
+pub(crate) unsafe fn optional_str<'a>(
+    ptr: *const c_char,
+    name: &str,
+) -> Result<Option<&'a str>, Error> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    CStr::from_ptr(ptr).to_str().map(Some).map_err(|e| {
+        Error::invalid_argument(format!(
+            "`{name}` is not valid UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })
+}
+
+/// A required object argument (`const aigw_client *`, ...).
+///
+/// # Safety
+/// `ptr` is NULL or points to a live object of type `T` made by aigw.
+pub(crate) unsafe fn object<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Error> {
+    ptr.as_ref()
+        .ok_or_else(|| Error::invalid_argument(format!("`{name}` must not be NULL")))
+}
+
+/// A required out-param, checked before any work so that nothing is done for a call that
+/// could not deliver its result.
+pub(crate) struct Out<T>(NonNull<T>);
+
+pub(crate) fn out<T>(ptr: *mut T, name: &str) -> Result<Out<T>, Error> {
+    NonNull::new(ptr)
+        .map(Out)
+        .ok_or_else(|| Error::invalid_argument(format!("`{name}` (an out-param) must not be NULL")))
+}
+
+impl<T> Out<T> {
+    /// Writes the result; called only once everything else succeeded.
+    ///
+    /// # Safety
+    /// The pointer given to [`out`] is writable for a `T`.
+    pub(crate) unsafe fn write(self, value: T) {
+        self.0.as_ptr().write(value);
+    }
+}
+
+/// Text handed to C as an owned `char *` (freed with `aigw_string_free`).
+pub(crate) fn owned_string(text: String) -> Result<*mut c_char, Error> {
+    CString::new(text).map(CString::into_raw).map_err(|e| {
+        Error::new(
+            ErrorCode::Internal,
+            format!(
+                "internal error: text for C holds a NUL byte at offset {}",
+                e.nul_position()
+            ),
+        )
+    })
+}
+
+/// JSON handed to C as an owned `char *`.
+pub(crate) fn owned_json(value: &serde_json::Value) -> Result<*mut c_char, Error> {
+    owned_string(value.to_string())
+}
+
+/// Text stored for borrowed views (error messages): a NUL byte cannot cross into C, so it is
+/// replaced rather than truncating the text silently.
+pub(crate) fn c_text(text: &str) -> CString {
+    CString::new(text.replace('\0', "\u{FFFD}")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_internal_with_an_error() {
+        let mut err: *mut aigw_error = std::ptr::null_mut();
+        let status = call(&mut err, || panic!("boom"));
+        assert_eq!(status, aigw_status::Internal);
+        assert!(!err.is_null());
+        // SAFETY: `err` was just written by `call`.
+        let error = unsafe { &*err };
+        assert_eq!(error.inner().code, ErrorCode::Internal);
+        assert!(error.inner().message.contains("boom"));
+        // SAFETY: made by aigw, freed once.
+        unsafe { crate::error::aigw_error_free(err) };
+        assert_eq!(
+            call(std::ptr::null_mut(), || panic!("x")),
+            aigw_status::Internal
+        );
+        assert_eq!(guard(7, || panic!("y")), 7);
+    }
+
+    #[test]
+    fn a_success_code_on_an_error_is_internal() {
+        let status = call(std::ptr::null_mut(), || {
+            Err(Error::new(ErrorCode::Done, "odd"))
+        });
+        assert_eq!(status, aigw_status::Internal);
+    }
+
+    #[test]
+    fn nul_bytes_in_messages_are_replaced() {
+        assert_eq!(c_text("a\0b").to_str().ok(), Some("a\u{FFFD}b"));
+        assert!(owned_string("a\0b".to_string()).is_err());
+    }
+}

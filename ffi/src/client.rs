@@ -1,0 +1,228 @@
+//! `aigw_client`: construction from a profile or a config file, the operator surfaces
+//! (describe, doctor, list-models), and chat (whole answers and streams).
+
+use std::ffi::c_char;
+use std::path::Path;
+
+use aigw_core::{Client, Error, RequestOptions};
+use serde_json::Value;
+
+use crate::boundary::{self, input_str, object, optional_str, out, owned_json};
+use crate::error::aigw_error;
+use crate::status::aigw_status;
+use crate::stream::aigw_stream;
+
+/// A configured client: resolved route, credentials and one keep-alive connection pool.
+/// Immutable once built, so a `const aigw_client *` may be used by many threads at once.
+pub struct aigw_client {
+    client: Client,
+}
+
+impl aigw_client {
+    /// The core client (for Rust callers and tests).
+    pub fn inner(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn into_raw(client: Client) -> *mut aigw_client {
+    Box::into_raw(Box::new(aigw_client { client }))
+}
+
+fn parse_request(request_json: &str) -> Result<Value, Error> {
+    serde_json::from_str(request_json)
+        .map_err(|e| Error::invalid_argument(format!("`request_json` is not valid JSON: {e}")))
+}
+
+fn parse_options(options_json: Option<&str>) -> Result<RequestOptions, Error> {
+    options_json.map_or_else(
+        || Ok(RequestOptions::default()),
+        RequestOptions::from_json_str,
+    )
+}
+
+/// Builds a client from a profile given as a JSON object (SPEC section 3: `kind`, `base_url`,
+/// `account_id`, `gateway_name`, `model`, `api_key`, `headers`, `gateway`, timeouts, ...).
+///
+/// Does no network I/O. Unresolved placeholders and missing credentials do not fail here; they
+/// fail every network call (and show in `aigw_client_describe`). An unknown kind, an unknown
+/// field or a bad URL is `AIGW_STATUS_CONFIG`.
+///
+/// On `AIGW_STATUS_OK`, `*client_out` receives a client to free with `aigw_client_free`.
+/// `profile_json` (borrowed for the call) and `client_out` must not be NULL; `err` may be NULL.
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aigw_client_new(
+    profile_json: *const c_char,
+    client_out: *mut *mut aigw_client,
+    err: *mut *mut aigw_error,
+) -> aigw_status {
+    boundary::call(err, || {
+        let profile_json = input_str(profile_json, "profile_json")?;
+        let client_out = out(client_out, "client_out")?;
+        let client = Client::from_json_str(profile_json)?;
+        client_out.write(into_raw(client));
+        Ok(aigw_status::Ok)
+    })
+}
+
+/// Builds a client from a config file (`.json` is JSON, `.toml` TOML, else sniffed): the
+/// profile `profile_id`, or when it is NULL the file's `active_provider`, else its only profile.
+///
+/// Reads the file; does no network I/O. On `AIGW_STATUS_OK`, `*client_out` receives a client to
+/// free with `aigw_client_free`. `path` and `client_out` must not be NULL; `profile_id` and `err`
+/// may be NULL. Strings are borrowed for the call. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aigw_client_from_config(
+    path: *const c_char,
+    profile_id: *const c_char,
+    client_out: *mut *mut aigw_client,
+    err: *mut *mut aigw_error,
+) -> aigw_status {
+    boundary::call(err, || {
+        let path = input_str(path, "path")?;
+        let profile_id = optional_str(profile_id, "profile_id")?;
+        let client_out = out(client_out, "client_out")?;
+        let client = Client::from_config(Path::new(path), profile_id)?;
+        client_out.write(into_raw(client));
+        Ok(aigw_status::Ok)
+    })
+}
+
+/// Frees a client. NULL is a no-op. No other thread may be using it; streams opened from it stay
+/// valid and must still be freed with `aigw_stream_free`.
+#[no_mangle]
+pub unsafe extern "C" fn aigw_client_free(client: *mut aigw_client) {
+    boundary::guard((), || {
+        if !client.is_null() {
+            drop(Box::from_raw(client));
+        }
+    })
+}
+
+/// The operator descriptor (SPEC section 9) as JSON: kind facts, the resolved `route` (`base_url`,
+/// `request_endpoint`, `models_endpoint`, `account_id`, `gateway_name`, `resolved`, `hint`),
+/// the `credentials` source (never the key), the model strategy and transport settings.
+///
+/// No network I/O. On `AIGW_STATUS_OK`, `*json_out` receives an owned string to free with
+/// `aigw_string_free`. `client` and `json_out` must not be NULL; `err` may be NULL. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aigw_client_describe(
+    client: *const aigw_client,
+    json_out: *mut *mut c_char,
+    err: *mut *mut aigw_error,
+) -> aigw_status {
+    boundary::call(err, || {
+        let client = object(client, "client")?;
+        let json_out = out(json_out, "json_out")?;
+        let json = owned_json(&client.client.describe())?;
+        json_out.write(json);
+        Ok(aigw_status::Ok)
+    })
+}
+
+/// The operator checks (SPEC section 9) as JSON: `{"status": "pass"|"warn"|"fail", "checks": [...]}`
+/// for `config`, `credentials`, `route` and `model_probe`. A failing check is reported in the
+/// document, not as an error status.
+///
+/// Probes the models endpoint (blocking network I/O). On `AIGW_STATUS_OK`, `*json_out` receives
+/// an owned string to free with `aigw_string_free`. `client` and `json_out` must not be NULL;
+/// `err` may be NULL. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aigw_client_doctor(
+    client: *const aigw_client,
+    json_out: *mut *mut c_char,
+    err: *mut *mut aigw_error,
+) -> aigw_status {
+    boundary::call(err, || {
+        let client = object(client, "client")?;
+        let json_out = out(json_out, "json_out")?;
+        let json = owned_json(&client.client.doctor())?;
+        json_out.write(json);
+        Ok(aigw_status::Ok)
+    })
+}
+
+/// The models of the catalog endpoint as a JSON array of objects (each with at least `id`),
+/// cached per the profile's `model_catalog_cache_ttl_ms`.
+///
+/// Blocking network I/O (unless cached). On `AIGW_STATUS_OK`, `*json_out` receives an owned
+/// string to free with `aigw_string_free`. `client` and `json_out` must not be NULL; `err` may be
+/// NULL. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aigw_client_list_models(
+    client: *const aigw_client,
+    json_out: *mut *mut c_char,
+    err: *mut *mut aigw_error,
+) -> aigw_status {
+    boundary::call(err, || {
+        let client = object(client, "client")?;
+        let json_out = out(json_out, "json_out")?;
+        let models = client.client.list_models()?;
+        let json = owned_json(&Value::Array(models))?;
+        json_out.write(json);
+        Ok(aigw_status::Ok)
+    })
+}
+
+/// Sends a chat request and waits for the whole answer.
+///
+/// `request_json` is an OpenAI chat-completions request object, passed through untouched except
+/// that `model` is filled in when absent (it must not set `"stream": true`; use
+/// `aigw_client_chat_stream`). `options_json` may be NULL or an object
+/// `{"gateway": {...}, "headers": {...}, "timeout_ms": n}` (SPEC sections 6, 7).
+///
+/// Blocking network I/O, with retries per the profile. On `AIGW_STATUS_OK`, `*response_json`
+/// receives the upstream answer plus an `"aigw"` metadata object (`status`, `model`,
+/// `request_id`, `cf_aig_log_id`, `cache_status`, `step`, `attempts`), an owned string to free
+/// with `aigw_string_free`. `client`, `request_json` and `response_json` must not be NULL;
+/// `options_json` and `err` may be NULL. Strings are borrowed for the call. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aigw_client_chat(
+    client: *const aigw_client,
+    request_json: *const c_char,
+    options_json: *const c_char,
+    response_json: *mut *mut c_char,
+    err: *mut *mut aigw_error,
+) -> aigw_status {
+    boundary::call(err, || {
+        let client = object(client, "client")?;
+        let request_json = input_str(request_json, "request_json")?;
+        let options_json = optional_str(options_json, "options_json")?;
+        let response_json = out(response_json, "response_json")?;
+        let request = parse_request(request_json)?;
+        let options = parse_options(options_json)?;
+        let answer = client.client.chat(request, &options)?;
+        let json = owned_json(&answer)?;
+        response_json.write(json);
+        Ok(aigw_status::Ok)
+    })
+}
+
+/// Opens a streaming chat (`"stream": true` is set for you). Returns once the response headers
+/// arrived; read the chunks with `aigw_stream_next`. Retries happen only before this returns.
+///
+/// `request_json` and `options_json` are as for `aigw_client_chat`. On `AIGW_STATUS_OK`,
+/// `*stream_out` receives a stream to free with `aigw_stream_free`. `client`, `request_json` and
+/// `stream_out` must not be NULL; `options_json` and `err` may be NULL. Strings are borrowed for
+/// the call. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aigw_client_chat_stream(
+    client: *const aigw_client,
+    request_json: *const c_char,
+    options_json: *const c_char,
+    stream_out: *mut *mut aigw_stream,
+    err: *mut *mut aigw_error,
+) -> aigw_status {
+    boundary::call(err, || {
+        let client = object(client, "client")?;
+        let request_json = input_str(request_json, "request_json")?;
+        let options_json = optional_str(options_json, "options_json")?;
+        let stream_out = out(stream_out, "stream_out")?;
+        let request = parse_request(request_json)?;
+        let options = parse_options(options_json)?;
+        let stream = client.client.chat_stream(request, &options)?;
+        stream_out.write(aigw_stream::into_raw(stream));
+        Ok(aigw_status::Ok)
+    })
+}

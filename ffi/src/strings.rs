@@ -1,0 +1,65 @@
+//! Process-wide functions: the version, the provider registry, and freeing owned strings.
+
+use std::ffi::{c_char, CStr, CString};
+
+use crate::boundary;
+use crate::error::aigw_error;
+use crate::status::aigw_status;
+
+const VERSION: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(version) => version,
+        Err(_) => panic!("the crate version holds a NUL byte"),
+    };
+
+/// The library version, e.g. `"0.1.0"`: the same as `AIGW_VERSION_MAJOR.MINOR.PATCH` of the
+/// header it was built with (compare them to detect a header/library mismatch).
+///
+/// Returns a static string (never free it). Thread-safe.
+#[no_mangle]
+pub extern "C" fn aigw_version() -> *const c_char {
+    boundary::guard(VERSION.as_ptr(), || VERSION.as_ptr())
+}
+
+/// The built-in provider registry as a JSON array, one object per kind (`id`, `display_name`,
+/// `group`, `protocol_family`, `aliases`, `default_base_url`, `chat_path`, credential envs, ...).
+///
+/// On `AIGW_STATUS_OK`, `*json_out` receives an owned string to free with `aigw_string_free`.
+/// `json_out` must not be NULL; `err` may be NULL. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aigw_providers_json(
+    json_out: *mut *mut c_char,
+    err: *mut *mut aigw_error,
+) -> aigw_status {
+    boundary::call(err, || {
+        let json_out = boundary::out(json_out, "json_out")?;
+        let json = boundary::owned_json(&aigw_core::providers_json())?;
+        json_out.write(json);
+        Ok(aigw_status::Ok)
+    })
+}
+
+/// Frees a string aigw returned as an owned `char *` (JSON documents). NULL is a no-op.
+///
+/// Only strings from aigw's `char **` out-params may be passed, each once; never pass them to
+/// `free()`, and never pass borrowed `const char *` views here.
+#[no_mangle]
+pub unsafe extern "C" fn aigw_string_free(string: *mut c_char) {
+    boundary::guard((), || {
+        if !string.is_null() {
+            drop(CString::from_raw(string));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_is_the_crate_version() {
+        // SAFETY: a static NUL-terminated string.
+        let v = unsafe { CStr::from_ptr(aigw_version()) };
+        assert_eq!(v.to_str().ok(), Some(aigw_core::VERSION));
+    }
+}
