@@ -1,0 +1,259 @@
+// aigw for Node: routes and authenticates LLM requests to providers, Cloudflare AI Gateway
+// first. Hand-written types over the generated binding.d.ts (which only moves JSON text).
+
+/** A secret reference: a literal, `"${X}"`, `"$X"`, `"env:X"`, `{ env: "X" }` or `{ file: "path" }`. */
+export type SecretRef = string | { env: string } | { file: string };
+
+/** Cloudflare AI Gateway options (SPEC §7), per client and per request; camelCase or snake_case. */
+export interface GatewayOptions {
+  /** Token of an authenticated gateway → `cf-aig-authorization: Bearer …`. */
+  authorization?: SecretRef;
+  /** Cache TTL in seconds (≥ 60). */
+  cacheTtl?: number;
+  skipCache?: boolean;
+  cacheKey?: string;
+  /** Up to 5 entries; keys are yours and are sent as written. */
+  metadata?: Record<string, string | number | boolean>;
+  collectLog?: boolean;
+  collectLogPayload?: boolean;
+  requestTimeoutMs?: number;
+  /** Gateway-side attempts, 1 to 5. */
+  maxAttempts?: number;
+  /** Gateway-side retry delay, at most 5000 ms. */
+  retryDelayMs?: number;
+  backoff?: 'constant' | 'linear' | 'exponential';
+  eventId?: string;
+  byokAlias?: string;
+  [snakeCase: string]: unknown;
+}
+
+/**
+ * A provider profile (SPEC §3). Keys may be camelCase (`baseUrl`) or snake_case (`base_url`),
+ * not both; `headers` and `gateway.metadata` keys are sent as written.
+ */
+export interface Profile {
+  /** Kind id or alias, e.g. `"cloudflare_ai_gateway"` or `"cloudflare"` (see `providers()`). */
+  kind: string;
+  baseUrl?: string;
+  /** Fills `<account_id>` in the kind's base URL template. */
+  accountId?: string;
+  /** Fills `<gateway_name>` in the kind's base URL template. */
+  gatewayName?: string;
+  /** Full chat URL override. */
+  endpoint?: string;
+  /** Full models URL override. */
+  modelsEndpoint?: string;
+  /** Explicit model; `"auto"` (default) discovers one from the catalog. */
+  model?: string;
+  preferredModels?: string[];
+  /** The key, or a pool of keys separated by `,` `;` or newlines. */
+  apiKey?: SecretRef;
+  /** An environment variable to read the key from. */
+  apiKeyEnv?: string;
+  /** Sent on every request; a user `Authorization` is never overwritten. */
+  headers?: Record<string, string>;
+  allowHttp?: boolean;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  streamIdleTimeoutMs?: number;
+  retryMaxAttempts?: number;
+  retryInitialBackoffMs?: number;
+  retryMaxBackoffMs?: number;
+  modelCatalogCacheTtlMs?: number;
+  modelCatalogStaleIfErrorMs?: number;
+  maxResponseBytes?: number;
+  gateway?: GatewayOptions;
+  [snakeCase: string]: unknown;
+}
+
+/** Per-request options (SPEC §6). */
+export interface RequestOptions {
+  /** Merged over the client's gateway options. */
+  gateway?: GatewayOptions;
+  /** Extra headers; they win over the client's of the same name. */
+  headers?: Record<string, string>;
+  /** Replaces the profile's `requestTimeoutMs` for this call. */
+  timeoutMs?: number;
+}
+
+/** An OpenAI chat request, passed through untouched (`model` filled in when absent). */
+export interface ChatRequest {
+  messages: Array<{ role: string; content: unknown; [key: string]: unknown }>;
+  model?: string;
+  [key: string]: unknown;
+}
+
+/** One try of a request. */
+export interface Attempt {
+  status: number | null;
+  error: ErrorCode | null;
+  model: string;
+  key_index: number;
+  delay_ms: number;
+}
+
+/** What aigw adds to every chat answer under `"aigw"`, and a stream's `meta`. */
+export interface ResponseMeta {
+  status: number;
+  /** The model selected for this call. */
+  model: string;
+  request_id: string | null;
+  cf_aig_log_id: string | null;
+  cache_status: string | null;
+  step: string | null;
+  attempts: Attempt[];
+}
+
+/** A chat completion as the provider returned it, plus `aigw` metadata. */
+export interface ChatResponse {
+  choices: Array<{ index: number; message: { role: string; content: string | null; [key: string]: unknown }; finish_reason: string | null; [key: string]: unknown }>;
+  aigw: ResponseMeta;
+  [key: string]: unknown;
+}
+
+/** One streamed item: a `chat.completion.chunk` (or, when the gateway buffered the stream, the whole completion). */
+export interface ChatChunk {
+  choices?: Array<{ index: number; delta?: { role?: string; content?: string | null; [key: string]: unknown }; finish_reason?: string | null; [key: string]: unknown }>;
+  [key: string]: unknown;
+}
+
+/** SPEC §8 codes. */
+export type ErrorCode =
+  | 'OK'
+  | 'DONE'
+  | 'INVALID_ARGUMENT'
+  | 'CONFIG'
+  | 'MISSING_CREDENTIALS'
+  | 'AUTH'
+  | 'RATE_LIMITED'
+  | 'TIMEOUT'
+  | 'CONNECTION'
+  | 'PROVIDER'
+  | 'MODEL_SELECTION'
+  | 'PROTOCOL'
+  | 'UNSUPPORTED'
+  | 'CANCELLED'
+  | 'INTERNAL';
+
+/** What every aigw call throws (sync) or rejects with (async): a plain `Error` with these properties. */
+export interface AigwError extends Error {
+  code: Exclude<ErrorCode, 'OK' | 'DONE'>;
+  /** The C `aigw_status` number of `code`. */
+  status: number;
+  /** Upstream HTTP status, when there was one. */
+  httpStatus: number | null;
+  /** Gateway or provider error code (e.g. `"2009"`, `"insufficient_quota"`). */
+  providerCode: string | null;
+  /** Server-requested delay before retrying. */
+  retryAfterMs: number | null;
+  /** Upstream `x-request-id` (or `cf-aig-log-id`). */
+  requestId: string | null;
+  /** Every attempt made before failing (empty when nothing was sent). */
+  attempts: Attempt[];
+}
+
+/** The operator descriptor (SPEC §9); see `describe()` in the README for every field. */
+export interface Description {
+  kind: string;
+  display_name: string;
+  route: {
+    resolved: boolean;
+    base_url: string;
+    request_endpoint: string;
+    models_endpoint: string | null;
+    account_id: string | null;
+    gateway_name: string | null;
+    hint: string | null;
+  };
+  credentials:
+    | { status: 'resolved'; source: string; key_pool_size: number }
+    | { status: 'missing'; source: null; message: string };
+  model: { strategy: 'explicit_model' | 'auto_discovery'; model: string | null; preferred_models: string[] };
+  version: string;
+  [key: string]: unknown;
+}
+
+export interface DoctorCheck {
+  name: 'config' | 'credentials' | 'route' | 'model_probe';
+  status: 'pass' | 'warn' | 'fail';
+  detail: string;
+}
+
+export interface DoctorReport {
+  status: 'pass' | 'warn' | 'fail';
+  checks: DoctorCheck[];
+  [key: string]: unknown;
+}
+
+/** A registry entry (SPEC §2). */
+export interface ProviderKind {
+  id: string;
+  display_name: string;
+  group: string;
+  protocol_family: 'openai_chat_completions' | 'anthropic_messages' | 'bedrock_converse' | string;
+  feature_family: string;
+  auth_scheme: string;
+  aliases: string[];
+  default_base_url: string;
+  chat_path: string;
+  models_path: string | null;
+  models_url: string | null;
+  default_api_key_env: string | null;
+  api_key_env_aliases: string[];
+  oauth_envs: string[];
+  credential_envs: string[];
+  auth_optional: boolean;
+  model_probe_auth_optional: boolean;
+  requires_tenant_base_url: boolean;
+  default_headers: Record<string, string>;
+}
+
+/**
+ * A streaming chat answer: `for await (const chunk of stream)`. Leaving the loop early
+ * (`break`, `return`, a throw) closes the stream and drops its connection.
+ */
+export declare class ChatStream implements AsyncIterableIterator<ChatChunk> {
+  private constructor();
+  /** Response metadata once the headers arrived, else `null`. */
+  readonly meta: ResponseMeta | null;
+  /** Resolves with `meta` once the headers arrived; rejects with the error if opening failed. */
+  ready(): Promise<ResponseMeta>;
+  next(): Promise<IteratorResult<ChatChunk, undefined>>;
+  /** Closes the stream (what `break` does). */
+  return(): Promise<IteratorResult<ChatChunk, undefined>>;
+  [Symbol.asyncIterator](): ChatStream;
+  /** Cancels the stream: the next read rejects with `CANCELLED`; the connection is dropped. */
+  cancel(): void;
+  /** Closes the stream: iteration ends; an unfinished connection is dropped. */
+  close(): void;
+}
+
+/**
+ * An aigw client. Building one does no network I/O. Async methods run on aigw's own thread
+ * pool and never block the event loop; `chatSync` blocks it on purpose.
+ */
+export declare class Client {
+  /** Throws `CONFIG` for a bad profile (unknown kind or field, plain http to a remote host…). */
+  constructor(profile: Profile);
+  /** A client from a TOML/JSON config file; `profile` selects one of its profiles (SPEC §3). */
+  static fromConfig(path: string, profile?: string | null): Client;
+  /** What this client will do: route, credential source (never the key), model strategy. */
+  describe(): Description;
+  /** Checks config, credentials, route and the models endpoint. */
+  doctor(): Promise<DoctorReport>;
+  /** The gateway's model catalog. */
+  listModels(): Promise<Array<{ id: string; [key: string]: unknown }>>;
+  chat(request: ChatRequest, options?: RequestOptions | null): Promise<ChatResponse>;
+  chatSync(request: ChatRequest, options?: RequestOptions | null): ChatResponse;
+  /** Opens a streaming chat (`stream: true` is set for you). Bad options throw here. */
+  chatStream(request: ChatRequest, options?: RequestOptions | null): ChatStream;
+}
+
+/** Every built-in provider kind. */
+export declare function providers(): ProviderKind[];
+/** The kind an id or alias names (trimmed, case-insensitive); throws `CONFIG` when unknown. */
+export declare function resolveKind(name: string): ProviderKind;
+/** Error codes and their C status numbers. */
+export declare const codes: Readonly<Record<ErrorCode, number>>;
+/** The aigw version. */
+export declare const version: string;

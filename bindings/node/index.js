@@ -1,0 +1,209 @@
+'use strict';
+// aigw for Node: routes and authenticates LLM requests (Cloudflare AI Gateway first).
+//
+// A thin layer over the native addon (binding.d.ts): objects cross as JSON text, because
+// JSON.stringify/JSON.parse are faster than walking objects through Node-API, and streams hand
+// over every chunk that is already queued in one hop. Types and docs: index.d.ts.
+
+const path = require('node:path');
+
+function loadBinding() {
+  const suffix = process.platform === 'linux' ? '-gnu' : '';
+  const file = path.join(__dirname, `aigw.${process.platform}-${process.arch}${suffix}.node`);
+  try {
+    return require(file);
+  } catch (cause) {
+    if (cause && cause.code === 'MODULE_NOT_FOUND') {
+      throw new Error(
+        `the aigw native addon is not built (${file}); run \`npm ci && npm run build\` in ${__dirname}`,
+        { cause },
+      );
+    }
+    throw cause;
+  }
+}
+
+const native = loadBinding();
+
+/** JSON text for the native side; values JSON cannot hold are INVALID_ARGUMENT errors. */
+function encode(value, what) {
+  if (value === undefined) return 'null';
+  try {
+    return JSON.stringify(value);
+  } catch (cause) {
+    return native.invalidArgument(`${what} cannot be encoded as JSON: ${cause.message}`);
+  }
+}
+
+function encodeOptions(options) {
+  return options === undefined || options === null ? undefined : encode(options, 'options');
+}
+
+const kNative = Symbol('aigw.native');
+
+class Client {
+  /**
+   * @param {object} profile SPEC §3 fields, camelCase (`baseUrl`) or snake_case (`base_url`).
+   */
+  constructor(profile) {
+    this[kNative] = new native.NativeClient(encode(profile, 'profile'));
+  }
+
+  /** A client from a TOML/JSON config file; `profile` picks one of its profiles. */
+  static fromConfig(configPath, profile) {
+    const client = Object.create(Client.prototype);
+    client[kNative] = native.NativeClient.fromConfig(
+      String(configPath),
+      profile === undefined || profile === null ? null : String(profile),
+    );
+    return client;
+  }
+
+  describe() {
+    return JSON.parse(this[kNative].describe());
+  }
+
+  async doctor() {
+    return JSON.parse(await this[kNative].doctor());
+  }
+
+  async listModels() {
+    return JSON.parse(await this[kNative].listModels());
+  }
+
+  async chat(request, options) {
+    const text = await this[kNative].chat(encode(request, 'request'), encodeOptions(options));
+    return JSON.parse(text);
+  }
+
+  chatSync(request, options) {
+    return JSON.parse(this[kNative].chatSync(encode(request, 'request'), encodeOptions(options)));
+  }
+
+  chatStream(request, options) {
+    return new ChatStream(
+      this[kNative].chatStream(encode(request, 'request'), encodeOptions(options)),
+    );
+  }
+}
+
+const DONE = Object.freeze({ value: undefined, done: true });
+
+class ChatStream {
+  #native;
+  #batch = null;
+  #index = 0;
+  #meta = null;
+  #pending = null;
+
+  /** @param {import('./binding').NativeStream} nativeStream */
+  constructor(nativeStream) {
+    this.#native = nativeStream;
+  }
+
+  /** Response metadata (status, model, request_id, cf_aig_log_id, attempts…) once the headers arrived, else null. */
+  get meta() {
+    if (this.#meta === null) {
+      const text = this.#native.meta();
+      if (text !== null) this.#meta = JSON.parse(text);
+    }
+    return this.#meta;
+  }
+
+  /** Resolves with `meta` once the headers arrived; rejects with the error if opening failed. */
+  async ready() {
+    await this.#native.ready();
+    return this.meta;
+  }
+
+  next() {
+    if (this.#batch !== null) return Promise.resolve(this.#shift());
+    if (this.#pending !== null) {
+      const again = () => this.next();
+      return this.#pending.then(again, again);
+    }
+    let text;
+    try {
+      text = this.#native.take();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (text !== null) return Promise.resolve(this.#deliver(text));
+    const waiting = this.#native.wait().then(
+      (batch) => {
+        this.#pending = null;
+        return this.#deliver(batch);
+      },
+      (err) => {
+        this.#pending = null;
+        throw err;
+      },
+    );
+    this.#pending = waiting;
+    return waiting;
+  }
+
+  #deliver(text) {
+    if (text === '') return DONE;
+    this.#batch = JSON.parse(text);
+    this.#index = 0;
+    return this.#shift();
+  }
+
+  #shift() {
+    const value = this.#batch[this.#index++];
+    if (this.#index === this.#batch.length) this.#batch = null;
+    return { value, done: false };
+  }
+
+  /** Called by `break`/`return` inside `for await`: closes the stream. */
+  return() {
+    this.close();
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  /** Cancels the stream: the next read rejects with CANCELLED; the connection is dropped. */
+  cancel() {
+    this.#batch = null;
+    this.#native.cancel();
+  }
+
+  /** Closes the stream: iteration ends; an unfinished connection is dropped. */
+  close() {
+    this.#batch = null;
+    this.#native.close();
+  }
+}
+
+if (typeof Symbol.asyncDispose === 'symbol') {
+  ChatStream.prototype[Symbol.asyncDispose] = function asyncDispose() {
+    this.close();
+    return Promise.resolve();
+  };
+}
+
+/** Every built-in provider kind (SPEC §2). */
+function providers() {
+  return JSON.parse(native.providersJson());
+}
+
+/** The kind an id or alias names (trimmed, case-insensitive); throws CONFIG when unknown. */
+function resolveKind(name) {
+  return JSON.parse(native.resolveKindJson(String(name)));
+}
+
+/** Error codes (SPEC §8) and their C status numbers. */
+const codes = Object.freeze(JSON.parse(native.codesJson()));
+
+module.exports = {
+  Client,
+  ChatStream,
+  providers,
+  resolveKind,
+  codes,
+  version: native.VERSION,
+};

@@ -1,0 +1,89 @@
+//! Core errors as JavaScript `Error`s: `.code` is the SPEC §8 string, with `.status`,
+//! `.httpStatus`, `.providerCode`, `.retryAfterMs`, `.requestId` and `.attempts` beside it.
+//! The same object is thrown by sync calls and rejected by async ones.
+
+use std::any::Any;
+
+use aigw_core::{Attempt, Error, ErrorCode};
+use napi::bindgen_prelude::{JsValue, Object};
+use napi::Env;
+
+/// The `.code` of each core code. One exhaustive match: a code added to core does not
+/// compile here until the binding names it.
+fn js_code(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::Ok => "OK",
+        ErrorCode::Done => "DONE",
+        ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+        ErrorCode::Config => "CONFIG",
+        ErrorCode::MissingCredentials => "MISSING_CREDENTIALS",
+        ErrorCode::Auth => "AUTH",
+        ErrorCode::RateLimited => "RATE_LIMITED",
+        ErrorCode::Timeout => "TIMEOUT",
+        ErrorCode::Connection => "CONNECTION",
+        ErrorCode::Provider => "PROVIDER",
+        ErrorCode::ModelSelection => "MODEL_SELECTION",
+        ErrorCode::Protocol => "PROTOCOL",
+        ErrorCode::Unsupported => "UNSUPPORTED",
+        ErrorCode::Cancelled => "CANCELLED",
+        ErrorCode::Internal => "INTERNAL",
+    }
+}
+
+/// Every code with its C status number, as JSON (`{"OK": 0, …}`), for `aigw.codes`.
+pub(crate) fn codes_json() -> String {
+    let map: serde_json::Map<String, serde_json::Value> = ErrorCode::ALL
+        .iter()
+        .map(|c| (js_code(*c).to_string(), c.status().into()))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+/// An `INTERNAL` error for a panic caught at the boundary.
+pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> Error {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    Error::new(
+        ErrorCode::Internal,
+        format!("aigw panicked (a bug; please report it): {what}"),
+    )
+}
+
+fn attempt_object<'e>(env: &'e Env, attempt: &Attempt) -> napi::Result<Object<'e>> {
+    let mut obj = Object::new(env)?;
+    obj.set("status", attempt.status.map(u32::from))?;
+    obj.set("error", attempt.error.map(js_code))?;
+    obj.set("model", attempt.model.as_str())?;
+    obj.set("key_index", attempt.key_index as f64)?;
+    obj.set("delay_ms", attempt.delay_ms as f64)?;
+    Ok(obj)
+}
+
+fn error_object<'e>(env: &'e Env, e: &Error) -> napi::Result<Object<'e>> {
+    let mut obj = env.create_error(napi::Error::from_reason(e.message.as_str()))?;
+    obj.set("code", js_code(e.code))?;
+    obj.set("status", e.code.status())?;
+    obj.set("httpStatus", e.http_status.map(u32::from))?;
+    obj.set("providerCode", e.provider_code.as_deref())?;
+    obj.set("retryAfterMs", e.retry_after_ms.map(|ms| ms as f64))?;
+    obj.set("requestId", e.request_id.as_deref())?;
+    let attempts = e
+        .attempts
+        .iter()
+        .map(|a| attempt_object(env, a))
+        .collect::<napi::Result<Vec<_>>>()?;
+    obj.set("attempts", attempts)?;
+    Ok(obj)
+}
+
+/// The core error as a napi error that throws (or rejects with) the `Error` object above.
+/// Must run on the JavaScript thread.
+pub(crate) fn to_napi(env: &Env, e: &Error) -> napi::Error {
+    match error_object(env, e) {
+        Ok(obj) => napi::Error::from(obj.to_unknown()),
+        Err(failed) => failed,
+    }
+}

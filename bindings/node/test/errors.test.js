@@ -1,0 +1,175 @@
+'use strict';
+// Every SPEC §8 code the Node surface can reach, thrown by sync calls and rejected by async
+// ones as an `Error` with the same `.code` and properties; and the HTTP table of errors.json.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const aigw = require('..');
+const { readVectors, startMock, closedPort, caught } = require('./helpers');
+
+let mock;
+test.before(async () => {
+  mock = await startMock();
+});
+test.after(async () => {
+  await mock?.stop();
+});
+
+const hello = { messages: [{ role: 'user', content: 'hello' }] };
+const PROPERTIES = ['code', 'status', 'message', 'httpStatus', 'providerCode', 'retryAfterMs', 'requestId'];
+
+/** The error of a sync and an async call doing the same thing; both must agree. */
+async function syncAndAsync(client, request, options) {
+  const syncErr = await caught(() => client.chatSync(request, options));
+  const asyncErr = await caught(() => client.chat(request, options));
+  for (const err of [syncErr, asyncErr]) {
+    assert.ok(err instanceof Error, 'an Error instance');
+    for (const p of PROPERTIES) assert.ok(p in err, `.${p} present`);
+    assert.ok(Array.isArray(err.attempts));
+    assert.equal(err.status, aigw.codes[err.code]);
+  }
+  const shape = (e) => ({ code: e.code, status: e.status, httpStatus: e.httpStatus, providerCode: e.providerCode, retryAfterMs: e.retryAfterMs });
+  assert.deepEqual(shape(syncErr), shape(asyncErr));
+  return asyncErr;
+}
+
+test('INVALID_ARGUMENT: request not an object, stream: true on chat', async () => {
+  const client = new aigw.Client(mock.profile());
+  let err = await syncAndAsync(client, ['not', 'an', 'object']);
+  assert.equal(err.code, 'INVALID_ARGUMENT');
+  assert.match(err.message, /JSON object/);
+  err = await syncAndAsync(client, { ...hello, stream: true });
+  assert.equal(err.code, 'INVALID_ARGUMENT');
+  assert.match(err.message, /chat_stream|chatStream/);
+  err = await syncAndAsync(client, { ...hello, model: 42 });
+  assert.equal(err.code, 'INVALID_ARGUMENT');
+  assert.equal(err.httpStatus, null);
+});
+
+test('CONFIG: bad profile (thrown by the constructor) and unresolved placeholders (every call)', async () => {
+  const bad = await caught(() => new aigw.Client({ kind: 'cloudfare' }));
+  assert.equal(bad.code, 'CONFIG');
+  assert.equal(bad.status, 3);
+  assert.match(bad.message, /did you mean/);
+  const client = new aigw.Client({ kind: 'cloudflare', apiKey: 'k', model: 'openai/gpt-4o-mini' });
+  const err = await syncAndAsync(client, hello);
+  assert.equal(err.code, 'CONFIG');
+  assert.match(err.message, /requires tenant-scoped base_url configuration/);
+  const models = await caught(() => client.listModels());
+  assert.equal(models.code, 'CONFIG');
+});
+
+test('MISSING_CREDENTIALS before any I/O', async () => {
+  const saved = [process.env.CLOUDFLARE_API_KEY, process.env.CLOUDFLARE_AI_GATEWAY_API_KEY];
+  delete process.env.CLOUDFLARE_API_KEY;
+  delete process.env.CLOUDFLARE_AI_GATEWAY_API_KEY;
+  try {
+    const before = (await mock.control('requests')).length;
+    const client = new aigw.Client(mock.profile({ apiKey: undefined }));
+    const err = await syncAndAsync(client, hello);
+    assert.equal(err.code, 'MISSING_CREDENTIALS');
+    assert.match(err.message, /CLOUDFLARE_API_KEY or CLOUDFLARE_AI_GATEWAY_API_KEY/);
+    assert.deepEqual(err.attempts, []);
+    assert.equal((await mock.control('requests')).length, before, 'nothing was sent');
+  } finally {
+    if (saved[0] !== undefined) process.env.CLOUDFLARE_API_KEY = saved[0];
+    if (saved[1] !== undefined) process.env.CLOUDFLARE_AI_GATEWAY_API_KEY = saved[1];
+  }
+});
+
+test('AUTH: the gateway refuses the key (401 envelope)', async () => {
+  const client = new aigw.Client(mock.profile({ apiKey: 'wrong-key' }));
+  const err = await syncAndAsync(client, hello);
+  assert.equal(err.code, 'AUTH');
+  assert.equal(err.httpStatus, 401);
+  assert.equal(err.providerCode, '2009');
+  assert.match(err.requestId, /^req-/);
+  assert.ok(!err.message.includes('wrong-key'), 'the key never shows in a message');
+});
+
+test('RATE_LIMITED carries retryAfterMs', async () => {
+  const client = new aigw.Client(mock.profile());
+  const err = await syncAndAsync(client, hello, { headers: { 'x-mock-fault': 'status=429;retry_after=60' } });
+  assert.equal(err.code, 'RATE_LIMITED');
+  assert.equal(err.httpStatus, 429);
+  assert.equal(err.retryAfterMs, 60000);
+  assert.equal(err.providerCode, 'mock_429');
+  assert.equal(err.attempts.length, 1);
+  assert.equal(err.attempts[0].status, 429);
+  assert.equal(err.attempts[0].error, 'RATE_LIMITED');
+});
+
+test('TIMEOUT: per-request timeoutMs on a slow answer', async () => {
+  const client = new aigw.Client(mock.profile({ retryMaxAttempts: 1 }));
+  const options = { timeoutMs: 200, headers: { 'x-mock-fault': 'delay_ms=1500' } };
+  const started = Date.now();
+  const err = await caught(() => client.chat(hello, options));
+  assert.ok(Date.now() - started < 1400, 'the deadline was honoured');
+  assert.equal(err.code, 'TIMEOUT');
+  assert.match(err.message, /response/);
+  const syncErr = await caught(() => client.chatSync(hello, options));
+  assert.equal(syncErr.code, 'TIMEOUT');
+});
+
+test('CONNECTION: nothing listens on the port', async () => {
+  const port = await closedPort();
+  const client = new aigw.Client(mock.profile({ baseUrl: `http://127.0.0.1:${port}/v1/acc/gw/openai/compat`, retryMaxAttempts: 1 }));
+  const err = await syncAndAsync(client, hello);
+  assert.equal(err.code, 'CONNECTION');
+  assert.equal(err.httpStatus, null);
+  assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+});
+
+test('PROVIDER: other statuses carry httpStatus and providerCode', async () => {
+  const client = new aigw.Client(mock.profile());
+  const err = await syncAndAsync(client, hello, { headers: { 'x-mock-fault': 'status=400;error_code=bad_thing' } });
+  assert.equal(err.code, 'PROVIDER');
+  assert.equal(err.httpStatus, 400);
+  assert.equal(err.providerCode, 'bad_thing');
+  const invalidProvider = await syncAndAsync(client, { ...hello, model: 'nope/model' });
+  assert.equal(invalidProvider.providerCode, '2008');
+});
+
+test('MODEL_SELECTION: auto model and a failing catalog', async () => {
+  const client = new aigw.Client(mock.profile({ model: 'auto', retryMaxAttempts: 1, headers: { 'x-mock-fault': 'models:status=500' } }));
+  const err = await syncAndAsync(client, hello);
+  assert.equal(err.code, 'MODEL_SELECTION');
+  assert.match(err.message, /pin an explicit provider\.model or add preferred_models/);
+});
+
+test('PROTOCOL: malformed JSON from upstream', async () => {
+  const client = new aigw.Client(mock.profile());
+  const err = await syncAndAsync(client, hello, { headers: { 'x-mock-fault': 'malformed_json' } });
+  assert.equal(err.code, 'PROTOCOL');
+  assert.match(err.message, /not valid JSON/);
+});
+
+test('UNSUPPORTED: chat on a protocol family not served yet', async () => {
+  const client = new aigw.Client({ kind: 'anthropic', apiKey: 'k', model: 'claude-x' });
+  const err = await syncAndAsync(client, hello);
+  assert.equal(err.code, 'UNSUPPORTED');
+});
+
+test('CANCELLED: a cancelled stream', async () => {
+  const client = new aigw.Client(mock.profile());
+  const stream = client.chatStream(hello, { headers: { 'x-mock-fault': 'chunks=50' } });
+  const first = await stream.next();
+  assert.equal(first.done, false);
+  stream.cancel();
+  const err = await caught(() => stream.next());
+  assert.ok(err instanceof Error);
+  assert.equal(err.code, 'CANCELLED');
+  assert.equal(err.status, 13);
+});
+
+test('errors.json HTTP table: status → code', async (t) => {
+  const { http } = readVectors('errors');
+  const client = new aigw.Client(mock.profile({ retryMaxAttempts: 1 }));
+  for (const row of http) {
+    await t.test(String(row.status), async () => {
+      const err = await caught(() => client.chat(hello, { headers: { 'x-mock-fault': `status=${row.status}` } }));
+      assert.equal(err.code, row.code);
+      assert.equal(err.httpStatus, row.status);
+    });
+  }
+});
