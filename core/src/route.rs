@@ -101,8 +101,8 @@ fn is_loopback_host(host: &str) -> bool {
             .unwrap_or(false)
 }
 
-/// Splits `scheme://host[:port]/…` into scheme and host (without port).
-fn scheme_and_host(url: &str) -> Option<(&str, &str)> {
+/// Splits `scheme://host[:port]/…` into scheme, host (without port) and the port text, if any.
+fn scheme_host_port(url: &str) -> Option<(&str, &str, Option<&str>)> {
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let authority = authority.rsplit('@').next().unwrap_or(authority);
@@ -115,11 +115,12 @@ fn scheme_and_host(url: &str) -> Option<(&str, &str)> {
     } else {
         authority.split(':').next().unwrap_or(authority)
     };
-    Some((scheme, host))
+    let port = authority[host.len()..].strip_prefix(':');
+    Some((scheme, host, port))
 }
 
 fn check_url(url: &str, field: &str, kind: &ProviderKind, allow_http: bool) -> Result<()> {
-    let Some((scheme, host)) = scheme_and_host(url) else {
+    let Some((scheme, host, port)) = scheme_host_port(url) else {
         return Err(Error::config(format!(
             "{field} `{url}` is not an absolute http(s) URL"
         )));
@@ -132,6 +133,11 @@ fn check_url(url: &str, field: &str, kind: &ProviderKind, allow_http: bool) -> R
     }
     if host.is_empty() {
         return Err(Error::config(format!("{field} `{url}` has no host")));
+    }
+    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |n| n == 0)) {
+        return Err(Error::config(format!(
+            "{field} `{url}` has an invalid port"
+        )));
     }
     let kind_is_https = kind.default_base_url.starts_with("https://");
     if scheme == "http" && kind_is_https && !allow_http && !is_loopback_host(host) {
@@ -246,8 +252,13 @@ mod tests {
         assert!(is_loopback_host("[::1]"));
         assert!(!is_loopback_host("10.0.0.1"));
         assert_eq!(
-            scheme_and_host("http://[::1]:80/x"),
-            Some(("http", "[::1]"))
+            scheme_host_port("http://[::1]:80/x"),
+            Some(("http", "[::1]", Some("80")))
+        );
+        assert_eq!(scheme_host_port("http://h/x"), Some(("http", "h", None)));
+        assert_eq!(
+            scheme_host_port("http://h:/x"),
+            Some(("http", "h", Some("")))
         );
     }
 }
