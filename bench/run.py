@@ -31,6 +31,7 @@ def sh(cmd, **kw):
 def setup():
     """Build aigw (release) and install the peers; returns {client: reason} for what is missing."""
     missing = {}
+    PEERS.mkdir(parents=True, exist_ok=True)
     sh(["cargo", "build", "--release", "-p", "aigw-mock", "-p", "aigw-bench", "-p", "aigw-ffi"], cwd=ROOT)
     try:
         sh(["cc", "-O2", "-o", str(BENCH / ".peers" / "c_bench"), str(BENCH / "clients" / "c_bench.c"),
@@ -51,7 +52,7 @@ def setup():
         sh(["npm", "install", "--silent", "--no-audit", "--no-fund", "openai@5", "undici@6"], cwd=NODE_DIR)
         node_pkg = ROOT / "bindings" / "node"
         sh(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=node_pkg)
-        sh(["npx", "napi", "build", "--platform", "--release"], cwd=node_pkg)
+        sh(["npm", "run", "--silent", "build:release"], cwd=node_pkg)
         link = NODE_DIR / "node_modules" / "aigw"
         if link.is_symlink() or link.exists():
             link.unlink()

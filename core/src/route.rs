@@ -107,11 +107,7 @@ fn scheme_host_port(url: &str) -> Option<(&str, &str, Option<&str>)> {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let authority = authority.rsplit('@').next().unwrap_or(authority);
     let host = if authority.starts_with('[') {
-        authority
-            .split(']')
-            .next()
-            .map(|h| &authority[..h.len() + 1])
-            .unwrap_or(authority)
+        &authority[..=authority.find(']')?]
     } else {
         authority.split(':').next().unwrap_or(authority)
     };

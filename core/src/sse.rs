@@ -96,6 +96,9 @@ impl SseDecoder {
                 }
             }
             if b == b'\n' || b == b'\r' {
+                if i - line_start > self.max_event_bytes {
+                    return Err(self.too_large());
+                }
                 let line = self.buf[line_start..i].to_vec();
                 self.process_line(&line, out)?;
                 self.skip_lf = b == b'\r';
@@ -107,13 +110,18 @@ impl SseDecoder {
         }
         self.buf.drain(..line_start);
         self.scan_from = self.buf.len();
-        if self.buf.len() > self.max_event_bytes || self.data.len() > self.max_event_bytes {
-            return Err(Error::protocol(format!(
-                "stream event exceeds {} bytes",
-                self.max_event_bytes
-            )));
+        if self.buf.len() > self.max_event_bytes {
+            return Err(self.too_large());
         }
         Ok(())
+    }
+
+    /// The limit applies to every line and every event's data, however the bytes were split.
+    fn too_large(&self) -> Error {
+        Error::protocol(format!(
+            "stream event exceeds {} bytes",
+            self.max_event_bytes
+        ))
     }
 
     fn process_line(&mut self, line: &[u8], out: &mut VecDeque<SseEvent>) -> Result<()> {
@@ -149,6 +157,9 @@ impl SseDecoder {
                     self.data.push(b'\n');
                 }
                 self.data.extend_from_slice(value);
+                if self.data.len() > self.max_event_bytes {
+                    return Err(self.too_large());
+                }
                 self.has_data = true;
                 if field == b"error" {
                     self.event = Some("error".to_string());
@@ -262,10 +273,24 @@ mod tests {
     }
 
     #[test]
-    fn oversized_event_refused() {
-        let mut d = SseDecoder::new(10);
-        let mut out = VecDeque::new();
-        assert!(d.feed(b"data: 0123456789abcdef", &mut out).is_err());
+    fn oversized_event_refused_however_it_is_split() {
+        for input in [
+            &b"data: 0123456789abcdef"[..],
+            b"data: 0123456789\n\n",
+            b"event: message_start\ndata: x\n\n",
+            b"data: 01234\ndata: 56789\n\n",
+        ] {
+            for step in [1, 3, input.len()] {
+                let mut d = SseDecoder::new(8);
+                let mut out = VecDeque::new();
+                let failed = input.chunks(step).any(|p| d.feed(p, &mut out).is_err());
+                assert!(
+                    failed,
+                    "{:?} in pieces of {step} passed the 8-byte limit",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
     }
 
     #[test]
