@@ -11,7 +11,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ureq::http::{HeaderMap, Response, Uri};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::time::Duration as TimeDuration;
+use ureq::unversioned::transport::{
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, RustlsConnector,
+    TcpConnector, Transport,
+};
 use ureq::{Agent, Body};
 
 use ureq::tls::{parse_pem, Certificate, PemItem, RootCerts, TlsConfig};
@@ -100,6 +104,65 @@ impl Resolver for CachingResolver {
     }
 }
 
+/// Granularity of socket timeouts; see [`CoarseTimeouts`].
+const TIMEOUT_STEP_MS: u128 = 50;
+
+/// ureq sets the socket timeout before every read and write to the time left until the
+/// deadline, which differs every time: one `setsockopt` syscall per read and per write. Rounding
+/// the time left up to [`TIMEOUT_STEP_MS`] makes consecutive values equal, and ureq skips the
+/// syscall when the value is unchanged. A deadline may so fire up to one step late.
+#[derive(Debug)]
+struct CoarseTimeouts<T>(T);
+
+fn coarse(mut timeout: NextTimeout) -> NextTimeout {
+    if let TimeDuration::Exact(left) = timeout.after {
+        if !left.is_zero() {
+            let steps = left.as_millis().div_ceil(TIMEOUT_STEP_MS).max(1);
+            let ms = u64::try_from(steps * TIMEOUT_STEP_MS).unwrap_or(u64::MAX);
+            timeout.after = TimeDuration::Exact(Duration::from_millis(ms));
+        }
+    }
+    timeout
+}
+
+impl<T: Transport> Transport for CoarseTimeouts<T> {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(
+        &mut self,
+        amount: usize,
+        timeout: NextTimeout,
+    ) -> std::result::Result<(), ureq::Error> {
+        self.0.transmit_output(amount, coarse(timeout))
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
+        self.0.await_input(coarse(timeout))
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+}
+
+/// Wraps the TCP transport (under TLS) in [`CoarseTimeouts`].
+#[derive(Debug)]
+struct CoarseTimeoutsConnector;
+
+impl<In: Transport> Connector<In> for CoarseTimeoutsConnector {
+    type Out = CoarseTimeouts<In>;
+
+    fn connect(
+        &self,
+        _: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> std::result::Result<Option<Self::Out>, ureq::Error> {
+        Ok(chained.map(CoarseTimeouts))
+    }
+}
+
 /// Builds the client's agent: keep-alive pool sized for many threads, statuses returned as
 /// responses (we classify them), certificates always verified, proxies from the process
 /// environment (ureq reads `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`).
@@ -116,9 +179,15 @@ pub fn build_agent(profile: &Profile, env: &Env) -> Result<Agent> {
         .max_redirects(0)
         .user_agent(format!("aigw/{}", crate::VERSION))
         .build();
+    // ureq's default chain (CONNECT proxy, TCP, rustls) with CoarseTimeouts between TCP and TLS.
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(TcpConnector::default())
+            .chain(CoarseTimeoutsConnector)
+            .chain(RustlsConnector::default());
     Ok(Agent::with_parts(
         config,
-        DefaultConnector::new(),
+        connector,
         CachingResolver::default(),
     ))
 }
