@@ -521,6 +521,70 @@ impl Client {
     /// Sends a chat request (OpenAI JSON, passed through untouched but for `model`) and returns
     /// the upstream body with an added `"aigw"` metadata key (SPEC §6).
     pub fn chat(&self, request: Value, options: &RequestOptions) -> Result<Value> {
+        let (raw, meta, url, attempts) = self.chat_raw(request, options)?;
+        let mut value: Value = serde_json::from_slice(&raw).map_err(|e| {
+            with_attempts(
+                Error::protocol(format!("chat response from {url} is not valid JSON: {e}")),
+                &attempts,
+            )
+        })?;
+        check_chat_shape(&value, url).map_err(|e| with_attempts(e, &attempts))?;
+        if let Value::Object(map) = &mut value {
+            map.insert("aigw".to_string(), meta);
+        }
+        Ok(value)
+    }
+
+    /// [`Client::chat`] returning JSON text, for bindings that hand text on (C, Node): the body
+    /// is validated without being rebuilt and the `"aigw"` key is spliced in, saving a parse
+    /// into a tree and a re-serialization per request. Same checks, same result.
+    pub fn chat_text(&self, request: Value, options: &RequestOptions) -> Result<String> {
+        #[derive(serde::Deserialize)]
+        struct Shape {
+            choices: Option<Vec<serde::de::IgnoredAny>>,
+        }
+        let (raw, meta, url, attempts) = self.chat_raw(request, options)?;
+        let text = std::str::from_utf8(&raw).ok();
+        let spliceable = text.filter(|t| {
+            t.trim_end().ends_with('}')
+                && !t.contains("\"aigw\"")
+                && serde_json::from_str::<Shape>(t).is_ok_and(|shape| shape.choices.is_some())
+        });
+        match spliceable {
+            Some(t) => {
+                let body = t.trim_end();
+                let meta = meta.to_string();
+                let mut out = String::with_capacity(body.len() + meta.len() + 10);
+                out.push_str(&body[..body.len() - 1]);
+                out.push_str(",\"aigw\":");
+                out.push_str(&meta);
+                out.push('}');
+                Ok(out)
+            }
+            // Errors, odd shapes and bodies that already hold "aigw" take the general path.
+            None => {
+                let mut value: Value = serde_json::from_slice(&raw).map_err(|e| {
+                    with_attempts(
+                        Error::protocol(format!("chat response from {url} is not valid JSON: {e}")),
+                        &attempts,
+                    )
+                })?;
+                check_chat_shape(&value, url).map_err(|e| with_attempts(e, &attempts))?;
+                if let Value::Object(map) = &mut value {
+                    map.insert("aigw".to_string(), meta);
+                }
+                Ok(value.to_string())
+            }
+        }
+    }
+
+    /// Sends a non-streaming chat with selection, retries and fall-forward; returns the raw
+    /// successful body, its metadata, the URL and the attempt history.
+    fn chat_raw(
+        &self,
+        request: Value,
+        options: &RequestOptions,
+    ) -> Result<(Vec<u8>, Value, &str, Vec<Attempt>)> {
         let (mut body, candidates) = self.prepare(request, false)?;
         let deadline = Deadline::Whole(self.request_deadline(options));
         let url = self.inner.route.request_endpoint.as_str();
@@ -530,17 +594,15 @@ impl Client {
             body.insert("model".to_string(), Value::String(model.clone()));
             let bytes = serde_json::to_vec(&body)
                 .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))?;
-            match self.send_with_retries(
-                &Call {
-                    url,
-                    body: Some(&bytes),
-                    model,
-                    options,
-                    deadline,
-                    accept: "application/json",
-                },
-                &mut attempts,
-            ) {
+            let call = Call {
+                url,
+                body: Some(&bytes),
+                model,
+                options,
+                deadline,
+                accept: "application/json",
+            };
+            match self.send_with_retries(&call, &mut attempts) {
                 Ok(mut response) => {
                     let raw = transport::read_body(
                         response.body_mut(),
@@ -549,25 +611,13 @@ impl Client {
                         deadline,
                     )
                     .map_err(|e| with_attempts(e, &attempts))?;
-                    let mut value: Value = serde_json::from_slice(&raw).map_err(|e| {
-                        with_attempts(
-                            Error::protocol(format!(
-                                "chat response from {url} is not valid JSON: {e}"
-                            )),
-                            &attempts,
-                        )
-                    })?;
-                    check_chat_shape(&value, url).map_err(|e| with_attempts(e, &attempts))?;
                     let meta = response_meta(
                         response.status().as_u16(),
                         response.headers(),
                         model,
                         &attempts,
                     );
-                    if let Value::Object(map) = &mut value {
-                        map.insert("aigw".to_string(), meta);
-                    }
-                    return Ok(value);
+                    return Ok((raw, meta, url, attempts));
                 }
                 Err((err, model_shaped)) => {
                     let fall_forward = model_shaped && i + 1 < candidates.len();

@@ -682,3 +682,29 @@ fn doctor_reports_each_check() {
         .contains("skipped"));
     no_key(&ok.to_string());
 }
+
+#[test]
+fn chat_text_is_chat_as_text() {
+    let m = mock();
+    let c = client(&m, json!({ "model": "openai/gpt-4o-mini" }));
+    let tree = c.chat(hello(), &RequestOptions::default()).expect("chat");
+    let text: Value = serde_json::from_str(
+        &c.chat_text(hello(), &RequestOptions::default())
+            .expect("chat_text"),
+    )
+    .expect("JSON");
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&tree), keys(&text));
+    assert_eq!(tree["choices"], text["choices"]);
+    assert_eq!(keys(&tree["aigw"]), keys(&text["aigw"]));
+    assert_eq!(text["aigw"]["model"], "openai/gpt-4o-mini");
+    for spec in ["not_openai_shape", "malformed_json", "invalid_utf8_json"] {
+        let a = c.chat(hello(), &fault(spec)).unwrap_err();
+        let b = c.chat_text(hello(), &fault(spec)).unwrap_err();
+        assert_eq!(
+            (a.code, a.attempts.len()),
+            (b.code, b.attempts.len()),
+            "{spec}"
+        );
+    }
+}

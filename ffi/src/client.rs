@@ -7,7 +7,7 @@ use std::path::Path;
 use aigw_core::{Client, Error, RequestOptions};
 use serde_json::Value;
 
-use crate::boundary::{self, input_str, object, optional_str, out, owned_json};
+use crate::boundary::{self, input_str, object, optional_str, out, owned_json, owned_string};
 use crate::error::aigw_error;
 use crate::status::aigw_status;
 use crate::stream::aigw_stream;
@@ -192,9 +192,8 @@ pub unsafe extern "C" fn aigw_client_chat(
         let response_json = out(response_json, "response_json")?;
         let request = parse_request(request_json)?;
         let options = parse_options(options_json)?;
-        let answer = client.client.chat(request, &options)?;
-        let json = owned_json(&answer)?;
-        response_json.write(json);
+        let answer = client.client.chat_text(request, &options)?;
+        response_json.write(owned_string(answer)?);
         Ok(aigw_status::Ok)
     })
 }

@@ -84,9 +84,7 @@ impl NativeClient {
         let client = self.client.clone();
         promise::run(env, move || {
             let options = options_from_json(options_json.as_deref())?;
-            Ok(to_text(
-                &client.chat(parse_request(&request_json)?, &options)?,
-            ))
+            client.chat_text(parse_request(&request_json)?, &options)
         })
     }
 
@@ -100,9 +98,8 @@ impl NativeClient {
     ) -> napi::Result<String> {
         promise::sync(&env, || {
             let options = options_from_json(options_json.as_deref())?;
-            Ok(to_text(
-                &self.client.chat(parse_request(&request_json)?, &options)?,
-            ))
+            self.client
+                .chat_text(parse_request(&request_json)?, &options)
         })
     }
 

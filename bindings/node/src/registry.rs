@@ -34,4 +34,3 @@ pub fn invalid_argument(env: Env, message: String) -> napi::Result<()> {
         &aigw_core::Error::invalid_argument(message),
     ))
 }
-
