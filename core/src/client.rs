@@ -522,17 +522,7 @@ impl Client {
     /// the upstream body with an added `"aigw"` metadata key (SPEC §6).
     pub fn chat(&self, request: Value, options: &RequestOptions) -> Result<Value> {
         let (raw, meta, url, attempts) = self.chat_raw(request, options)?;
-        let mut value: Value = serde_json::from_slice(&raw).map_err(|e| {
-            with_attempts(
-                Error::protocol(format!("chat response from {url} is not valid JSON: {e}")),
-                &attempts,
-            )
-        })?;
-        check_chat_shape(&value, url).map_err(|e| with_attempts(e, &attempts))?;
-        if let Value::Object(map) = &mut value {
-            map.insert("aigw".to_string(), meta);
-        }
-        Ok(value)
+        tree_with_meta(&raw, meta, url, &attempts)
     }
 
     /// [`Client::chat`] returning JSON text, for bindings that hand text on (C, Node): the body
@@ -562,19 +552,7 @@ impl Client {
                 Ok(out)
             }
             // Errors, odd shapes and bodies that already hold "aigw" take the general path.
-            None => {
-                let mut value: Value = serde_json::from_slice(&raw).map_err(|e| {
-                    with_attempts(
-                        Error::protocol(format!("chat response from {url} is not valid JSON: {e}")),
-                        &attempts,
-                    )
-                })?;
-                check_chat_shape(&value, url).map_err(|e| with_attempts(e, &attempts))?;
-                if let Value::Object(map) = &mut value {
-                    map.insert("aigw".to_string(), meta);
-                }
-                Ok(value.to_string())
-            }
+            None => tree_with_meta(&raw, meta, url, &attempts).map(|v| v.to_string()),
         }
     }
 
@@ -696,6 +674,21 @@ impl Client {
     pub fn doctor(&self) -> Value {
         crate::diagnostics::doctor(self)
     }
+}
+
+/// Parses a successful chat body, checks its shape and adds the `"aigw"` metadata.
+fn tree_with_meta(raw: &[u8], meta: Value, url: &str, attempts: &[Attempt]) -> Result<Value> {
+    let mut value: Value = serde_json::from_slice(raw).map_err(|e| {
+        with_attempts(
+            Error::protocol(format!("chat response from {url} is not valid JSON: {e}")),
+            attempts,
+        )
+    })?;
+    check_chat_shape(&value, url).map_err(|e| with_attempts(e, attempts))?;
+    if let Value::Object(map) = &mut value {
+        map.insert("aigw".to_string(), meta);
+    }
+    Ok(value)
 }
 
 fn with_attempts(mut e: Error, attempts: &[Attempt]) -> Error {
