@@ -363,7 +363,7 @@ aigw_status aigw_stream_next(aigw_stream *stream,
 /**
  * Cancels the stream: the next (or current, once its read returns) `aigw_stream_next` returns
  * `AIGW_STATUS_CANCELLED` and the connection is dropped. A read blocked waiting for data
- * returns when the next bytes arrive or `stream_idle_timeout_ms` passes.
+ * (a stalled upstream) ends within about 100 ms of the cancel.
  *
  * Thread-safe: may be called from any thread, also while another thread is inside
  * `aigw_stream_next`, as long as the stream has not been freed. Cancelling twice is harmless.

@@ -3,7 +3,7 @@
 //! Building a client does no network I/O.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -622,6 +622,8 @@ impl Client {
         let url = self.inner.route.request_endpoint.as_str();
         let mut attempts = Vec::new();
         let mut last_err = None;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let _cancellable = transport::CancellableRequests::new(cancel.clone());
         for (i, model) in candidates.iter().enumerate() {
             body.insert("model".to_string(), Value::String(model.clone()));
             let bytes = serde_json::to_vec(&body)
@@ -650,6 +652,7 @@ impl Client {
                         url.to_string(),
                         deadline,
                         p.max_response_bytes,
+                        cancel,
                     ));
                 }
                 Err((err, model_shaped)) => {

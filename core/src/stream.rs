@@ -73,6 +73,7 @@ impl ChatStream {
         url: String,
         deadline: Deadline,
         max_bytes: u64,
+        cancelled: Arc<AtomicBool>,
     ) -> ChatStream {
         let is_sse = transport::header(response.headers(), "content-type")
             .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/event-stream"));
@@ -90,7 +91,7 @@ impl ChatStream {
             url,
             deadline,
             max_bytes,
-            cancelled: Arc::new(AtomicBool::new(false)),
+            cancelled,
             saw_finish: false,
             done: false,
             buf: vec![0u8; 16 * 1024],
@@ -150,7 +151,14 @@ impl ChatStream {
             let Source::Sse(reader) = &mut self.source else {
                 return Ok(None);
             };
-            let n = reader.read(&mut self.buf).map_err(|e| {
+            let read = reader.read(&mut self.buf);
+            if self.cancelled.load(Ordering::SeqCst) {
+                return Err(Error::new(
+                    ErrorCode::Cancelled,
+                    "the stream was cancelled by the caller",
+                ));
+            }
+            let n = read.map_err(|e| {
                 self.mid_stream_error(transport::map_io_error(
                     e,
                     &self.url,
@@ -158,12 +166,6 @@ impl ChatStream {
                     Phase::StreamBody,
                 ))
             })?;
-            if self.cancelled.load(Ordering::SeqCst) {
-                return Err(Error::new(
-                    ErrorCode::Cancelled,
-                    "the stream was cancelled by the caller",
-                ));
-            }
             if n == 0 {
                 self.done = true;
                 self.source = Source::Closed;

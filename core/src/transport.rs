@@ -2,11 +2,13 @@
 //! of transport failures and upstream statuses to typed errors, and the retry policy
 //! (which statuses, how long to wait, when a server-requested delay is too long).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ureq::http::{HeaderMap, Response, Uri};
@@ -107,12 +109,52 @@ impl Resolver for CachingResolver {
 /// Granularity of socket timeouts; see [`CoarseTimeouts`].
 const TIMEOUT_STEP_MS: u128 = 50;
 
-/// ureq sets the socket timeout before every read and write to the time left until the
-/// deadline, which differs every time: one `setsockopt` syscall per read and per write. Rounding
-/// the time left up to [`TIMEOUT_STEP_MS`] makes consecutive values equal, and ureq skips the
-/// syscall when the value is unchanged. A deadline may so fire up to one step late.
+/// How often a read waiting for a cancellable stream looks at its cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(100);
+
+thread_local! {
+    /// The cancel flag of the stream this thread is opening, picked up by the connection that
+    /// writes its request (ureq writes on the calling thread).
+    static OPENING_STREAM: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
+}
+
+/// Marks the requests this thread sends while the guard lives as belonging to a cancellable
+/// stream: a read blocked on their connection then ends within [`CANCEL_POLL`] of a cancel.
+pub(crate) struct CancellableRequests;
+
+impl CancellableRequests {
+    pub(crate) fn new(flag: Arc<AtomicBool>) -> CancellableRequests {
+        OPENING_STREAM.with(|slot| *slot.borrow_mut() = Some(flag));
+        CancellableRequests
+    }
+}
+
+impl Drop for CancellableRequests {
+    fn drop(&mut self) {
+        OPENING_STREAM.with(|slot| *slot.borrow_mut() = None);
+    }
+}
+
+/// The I/O error a cancelled read ends with; the stream reports it as `CANCELLED`.
+fn cancelled_read() -> ureq::Error {
+    ureq::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::Interrupted,
+        "the stream was cancelled",
+    ))
+}
+
+/// The TCP transport as aigw wants it, in two respects:
+/// - ureq sets the socket timeout before every read and write to the time left until the
+///   deadline, which differs every time: one `setsockopt` syscall per read and per write.
+///   Rounding the time left up to [`TIMEOUT_STEP_MS`] makes consecutive values equal, and ureq
+///   skips the syscall when the value is unchanged. A deadline may so fire up to one step late.
+/// - While the connection carries a cancellable stream, reads wait in [`CANCEL_POLL`] slices
+///   and end with a cancellation error once the stream's flag is set.
 #[derive(Debug)]
-struct CoarseTimeouts<T>(T);
+struct CoarseTimeouts<T> {
+    inner: T,
+    cancel: Option<Arc<AtomicBool>>,
+}
 
 fn coarse(mut timeout: NextTimeout) -> NextTimeout {
     if let TimeDuration::Exact(left) = timeout.after {
@@ -127,7 +169,7 @@ fn coarse(mut timeout: NextTimeout) -> NextTimeout {
 
 impl<T: Transport> Transport for CoarseTimeouts<T> {
     fn buffers(&mut self) -> &mut dyn Buffers {
-        self.0.buffers()
+        self.inner.buffers()
     }
 
     fn transmit_output(
@@ -135,15 +177,41 @@ impl<T: Transport> Transport for CoarseTimeouts<T> {
         amount: usize,
         timeout: NextTimeout,
     ) -> std::result::Result<(), ureq::Error> {
-        self.0.transmit_output(amount, coarse(timeout))
+        // Each request on this (possibly pooled) connection says again whether it is a stream's.
+        self.cancel = OPENING_STREAM.with(|slot| slot.borrow().clone());
+        self.inner.transmit_output(amount, coarse(timeout))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
-        self.0.await_input(coarse(timeout))
+        let Some(flag) = self.cancel.clone() else {
+            return self.inner.await_input(coarse(timeout));
+        };
+        let limit = timeout.for_read();
+        let deadline = match limit.after {
+            TimeDuration::Exact(left) => Some(Instant::now() + left),
+            TimeDuration::NotHappening => None,
+        };
+        loop {
+            if flag.load(Ordering::SeqCst) {
+                return Err(cancelled_read());
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let slice = left.map_or(CANCEL_POLL, |l| l.min(CANCEL_POLL));
+            let step = NextTimeout {
+                after: TimeDuration::Exact(slice),
+                reason: limit.reason,
+                per_read: None,
+                per_write: limit.per_write,
+            };
+            match self.inner.await_input(coarse(step)) {
+                Err(ureq::Error::Timeout(_)) if left.is_none_or(|l| l > slice) => continue,
+                other => return other,
+            }
+        }
     }
 
     fn is_open(&mut self) -> bool {
-        self.0.is_open()
+        self.inner.is_open()
     }
 }
 
@@ -159,7 +227,10 @@ impl<In: Transport> Connector<In> for CoarseTimeoutsConnector {
         _: &ConnectionDetails,
         chained: Option<In>,
     ) -> std::result::Result<Option<Self::Out>, ureq::Error> {
-        Ok(chained.map(CoarseTimeouts))
+        Ok(chained.map(|inner| CoarseTimeouts {
+            inner,
+            cancel: None,
+        }))
     }
 }
 
@@ -176,6 +247,10 @@ pub fn build_agent(profile: &Profile, env: &Env) -> Result<Agent> {
         .timeout_connect(Some(connect))
         .max_idle_connections(256)
         .max_idle_connections_per_host(128)
+        // Per connection: ureq's 128 KiB + 128 KiB defaults cost 32 MiB for a full pool. The input
+        // buffer must still hold a whole response head (64 KiB, ureq's limit).
+        .input_buffer_size(64 * 1024)
+        .output_buffer_size(32 * 1024)
         .max_redirects(0)
         .user_agent(format!("aigw/{}", crate::VERSION))
         .build();

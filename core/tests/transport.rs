@@ -393,7 +393,7 @@ fn cancel_from_another_thread_returns_cancelled_and_closes_the_connection() {
     let m = mock();
     let c = client(&m, json!({ "model": "openai/gpt-4o-mini" }));
     let mut stream = c
-        .chat_stream(hello(), &fault("chunks=10;stall_after=2;stall_ms=5000"))
+        .chat_stream(hello(), &fault("chunks=10;stall_after=2;stall_ms=2000"))
         .expect("stream");
     assert!(stream.next_chunk().expect("first").is_some());
     let handle = stream.cancel_handle();
@@ -401,7 +401,8 @@ fn cancel_from_another_thread_returns_cancelled_and_closes_the_connection() {
     std::thread::spawn(move || handle.cancel()).join().unwrap();
     let e = stream.next_chunk().unwrap_err();
     assert_eq!(e.code, ErrorCode::Cancelled);
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // The mock notices the close when it writes again, after its stall.
+    let deadline = Instant::now() + Duration::from_secs(10);
     while m.connections_closed() == closed_before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -416,12 +417,12 @@ fn dropping_a_stream_early_closes_the_connection() {
     let m = mock();
     let c = client(&m, json!({ "model": "openai/gpt-4o-mini" }));
     let mut stream = c
-        .chat_stream(hello(), &fault("chunks=10;stall_after=2;stall_ms=5000"))
+        .chat_stream(hello(), &fault("chunks=10;stall_after=2;stall_ms=2000"))
         .expect("stream");
     assert!(stream.next_chunk().expect("first").is_some());
     let closed_before = m.connections_closed();
     drop(stream);
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while m.connections_closed() == closed_before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -706,5 +707,62 @@ fn chat_text_is_chat_as_text() {
             (b.code, b.attempts.len()),
             "{spec}"
         );
+    }
+}
+
+#[test]
+fn cancel_interrupts_a_read_blocked_on_a_stalled_stream() {
+    let m = mock();
+    let c = client(&m, json!({ "model": "openai/gpt-4o-mini" }));
+    let mut stream = c
+        .chat_stream(hello(), &fault("chunks=10;stall_after=2;stall_ms=3000"))
+        .expect("stream");
+    assert!(stream.next_chunk().expect("first").is_some());
+    let handle = stream.cancel_handle();
+    let closed_before = m.connections_closed();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        handle.cancel();
+    });
+    let started = Instant::now();
+    let e = loop {
+        match stream.next_chunk() {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("a stalled stream ended cleanly"),
+            Err(e) => break e,
+        }
+    };
+    canceller.join().unwrap();
+    assert_eq!(e.code, ErrorCode::Cancelled, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_millis(2000),
+        "the blocked read waited {:?}",
+        started.elapsed()
+    );
+    // The mock notices the close when it writes again, after its 3 s stall.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while m.connections_closed() == closed_before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        m.connections_closed() > closed_before,
+        "the connection was dropped"
+    );
+}
+
+#[test]
+fn a_pooled_connection_of_a_finished_stream_serves_plain_requests() {
+    let m = mock();
+    let c = client(&m, json!({ "model": "openai/gpt-4o-mini" }));
+    let mut stream = c
+        .chat_stream(hello(), &RequestOptions::default())
+        .expect("stream");
+    while stream.next_chunk().expect("chunk").is_some() {}
+    let handle = stream.cancel_handle();
+    drop(stream);
+    handle.cancel(); // late: the connection went back to the pool and must not be affected
+    for _ in 0..3 {
+        c.chat(hello(), &fault("delay_ms=150"))
+            .expect("a later request on the pooled connection");
     }
 }
