@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p aigw-mock -p aigw-core --example soak
-timeout 330 ./target/debug/examples/soak ./target/debug/aigw-mock-gateway "${SOAK_REQUESTS:-20000}" "${SOAK_THREADS:-16}"
+# Two malloc arenas instead of glibc's one per thread: with 16 threads, how much memory the
+# per-thread arenas happen to hold swings RSS by several percent run to run, which would hide
+# (or fake) the growth this checks. The program also trims free heap before each reading.
+MALLOC_ARENA_MAX=2 timeout 330 ./target/debug/examples/soak ./target/debug/aigw-mock-gateway "${SOAK_REQUESTS:-20000}" "${SOAK_THREADS:-16}"

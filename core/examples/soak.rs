@@ -182,10 +182,25 @@ fn main() {
         (tally, started.elapsed())
     };
 
+    // RSS is read with every thread's pooled connection idle and alive (a short fault-free
+    // round first), so it does not swing with how many connections a fault happened to close.
+    let settled_rss = || {
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let client = client.clone();
+                scope.spawn(move || {
+                    for _ in 0..5 {
+                        one(&client, None, false, &Mutex::new(Tally::default()));
+                    }
+                });
+            }
+        });
+        rss_kib()
+    };
     let (warm, _) = run(4_000, 1);
-    let rss_warm = rss_kib();
+    let rss_warm = settled_rss();
     let (t, elapsed) = run(total, 2);
-    let rss_after = rss_kib();
+    let rss_after = settled_rss();
     let _ = mock.kill();
     let _ = mock.wait();
 
