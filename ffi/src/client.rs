@@ -100,6 +100,22 @@ pub unsafe extern "C" fn aigw_client_free(client: *mut aigw_client) {
     })
 }
 
+/// The shape of every call that turns the client into one JSON document for C.
+unsafe fn json_call(
+    client: *const aigw_client,
+    json_out: *mut *mut c_char,
+    err: *mut *mut aigw_error,
+    produce: impl FnOnce(&aigw_core::Client) -> Result<Value, aigw_core::Error>,
+) -> aigw_status {
+    boundary::call(err, || {
+        let client = object(client, "client")?;
+        let json_out = out(json_out, "json_out")?;
+        let json = owned_json(&produce(&client.client)?)?;
+        json_out.write(json);
+        Ok(aigw_status::Ok)
+    })
+}
+
 /// The operator descriptor (SPEC section 9) as JSON: kind facts, the resolved `route` (`base_url`,
 /// `request_endpoint`, `models_endpoint`, `account_id`, `gateway_name`, `resolved`, `hint`),
 /// the `credentials` source (never the key), the model strategy and transport settings.
@@ -112,13 +128,7 @@ pub unsafe extern "C" fn aigw_client_describe(
     json_out: *mut *mut c_char,
     err: *mut *mut aigw_error,
 ) -> aigw_status {
-    boundary::call(err, || {
-        let client = object(client, "client")?;
-        let json_out = out(json_out, "json_out")?;
-        let json = owned_json(&client.client.describe())?;
-        json_out.write(json);
-        Ok(aigw_status::Ok)
-    })
+    json_call(client, json_out, err, |client| Ok(client.describe()))
 }
 
 /// The operator checks (SPEC section 9) as JSON: `{"status": "pass"|"warn"|"fail", "checks": [...]}`
@@ -134,13 +144,7 @@ pub unsafe extern "C" fn aigw_client_doctor(
     json_out: *mut *mut c_char,
     err: *mut *mut aigw_error,
 ) -> aigw_status {
-    boundary::call(err, || {
-        let client = object(client, "client")?;
-        let json_out = out(json_out, "json_out")?;
-        let json = owned_json(&client.client.doctor())?;
-        json_out.write(json);
-        Ok(aigw_status::Ok)
-    })
+    json_call(client, json_out, err, |client| Ok(client.doctor()))
 }
 
 /// The models of the catalog endpoint as a JSON array of objects (each with at least `id`),
@@ -155,13 +159,8 @@ pub unsafe extern "C" fn aigw_client_list_models(
     json_out: *mut *mut c_char,
     err: *mut *mut aigw_error,
 ) -> aigw_status {
-    boundary::call(err, || {
-        let client = object(client, "client")?;
-        let json_out = out(json_out, "json_out")?;
-        let models = client.client.list_models()?;
-        let json = owned_json(&Value::Array(models))?;
-        json_out.write(json);
-        Ok(aigw_status::Ok)
+    json_call(client, json_out, err, |client| {
+        client.list_models().map(Value::Array)
     })
 }
 

@@ -8,33 +8,11 @@ use aigw_core::{Attempt, Error, ErrorCode};
 use napi::bindgen_prelude::{JsValue, Object};
 use napi::Env;
 
-/// The `.code` of each core code. One exhaustive match: a code added to core does not
-/// compile here until the binding names it.
-fn js_code(code: ErrorCode) -> &'static str {
-    match code {
-        ErrorCode::Ok => "OK",
-        ErrorCode::Done => "DONE",
-        ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
-        ErrorCode::Config => "CONFIG",
-        ErrorCode::MissingCredentials => "MISSING_CREDENTIALS",
-        ErrorCode::Auth => "AUTH",
-        ErrorCode::RateLimited => "RATE_LIMITED",
-        ErrorCode::Timeout => "TIMEOUT",
-        ErrorCode::Connection => "CONNECTION",
-        ErrorCode::Provider => "PROVIDER",
-        ErrorCode::ModelSelection => "MODEL_SELECTION",
-        ErrorCode::Protocol => "PROTOCOL",
-        ErrorCode::Unsupported => "UNSUPPORTED",
-        ErrorCode::Cancelled => "CANCELLED",
-        ErrorCode::Internal => "INTERNAL",
-    }
-}
-
 /// Every code with its C status number, as JSON (`{"OK": 0, …}`), for `aigw.codes`.
 pub(crate) fn codes_json() -> String {
     let map: serde_json::Map<String, serde_json::Value> = ErrorCode::ALL
         .iter()
-        .map(|c| (js_code(*c).to_string(), c.status().into()))
+        .map(|c| (c.as_str().to_string(), c.status().into()))
         .collect();
     serde_json::Value::Object(map).to_string()
 }
@@ -55,7 +33,7 @@ pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> Error {
 fn attempt_object<'e>(env: &'e Env, attempt: &Attempt) -> napi::Result<Object<'e>> {
     let mut obj = Object::new(env)?;
     obj.set("status", attempt.status.map(u32::from))?;
-    obj.set("error", attempt.error.map(js_code))?;
+    obj.set("error", attempt.error.map(ErrorCode::as_str))?;
     obj.set("model", attempt.model.as_str())?;
     obj.set("key_index", attempt.key_index as f64)?;
     obj.set("delay_ms", attempt.delay_ms as f64)?;
@@ -64,7 +42,7 @@ fn attempt_object<'e>(env: &'e Env, attempt: &Attempt) -> napi::Result<Object<'e
 
 fn error_object<'e>(env: &'e Env, e: &Error) -> napi::Result<Object<'e>> {
     let mut obj = env.create_error(napi::Error::from_reason(e.message.as_str()))?;
-    obj.set("code", js_code(e.code))?;
+    obj.set("code", e.code.as_str())?;
     obj.set("status", e.code.status())?;
     obj.set("httpStatus", e.http_status.map(u32::from))?;
     obj.set("providerCode", e.provider_code.as_deref())?;
