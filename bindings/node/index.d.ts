@@ -189,7 +189,7 @@ export interface DoctorReport {
 export interface ProviderKind {
   id: string;
   display_name: string;
-  group: string;
+  group: string | null;
   protocol_family: 'openai_chat_completions' | 'anthropic_messages' | 'bedrock_converse' | string;
   feature_family: string;
   auth_scheme: string;

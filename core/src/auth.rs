@@ -57,7 +57,8 @@ impl fmt::Debug for SecretRef {
     }
 }
 
-fn is_env_name(s: &str) -> bool {
+/// Whether `s` can be an environment variable name (`[A-Za-z_][A-Za-z0-9_]*`).
+pub fn is_env_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -159,18 +160,20 @@ impl fmt::Debug for Env {
 /// Header names whose values are secrets and are never shown.
 pub fn is_sensitive_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    [
-        "authorization",
-        "api-key",
-        "api_key",
-        "apikey",
-        "token",
-        "secret",
-        "cookie",
-        "password",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
+    n.ends_with("key")
+        || [
+            "auth",
+            "api-key",
+            "api_key",
+            "apikey",
+            "token",
+            "secret",
+            "cookie",
+            "password",
+            "signature",
+        ]
+        .iter()
+        .any(|s| n.contains(s))
 }
 
 /// Validated request headers (no CR/LF/NUL, token names). `Debug` redacts sensitive values.
@@ -285,6 +288,15 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// No credentials (a kind whose auth, or whose model probe, needs none).
+    pub fn none(scheme: AuthScheme) -> Credentials {
+        Credentials {
+            source: CredentialSource::None,
+            keys: Vec::new(),
+            scheme,
+        }
+    }
+
     /// The header carrying key `index` of the pool, or `None` when no key is used
     /// (header credentials, optional auth).
     pub fn auth_header(&self, index: usize) -> Option<(&'static str, String)> {
@@ -366,15 +378,12 @@ pub fn resolve_credentials(
             });
         }
     }
-    let user_header = match scheme {
-        AuthScheme::Bearer => "Authorization",
-        AuthScheme::XApiKey => "x-api-key",
+    // A user-set `Authorization` counts for every kind, `x-api-key` for x_api_key kinds too.
+    let counts = |name: &str| {
+        name.eq_ignore_ascii_case("authorization")
+            || (scheme == AuthScheme::XApiKey && name.eq_ignore_ascii_case("x-api-key"))
     };
-    if let Some((name, _)) = profile
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(user_header))
-    {
+    if let Some((name, _)) = profile.headers.iter().find(|(n, _)| counts(n)) {
         return Ok(Credentials {
             source: CredentialSource::Header(name.to_string()),
             keys: Vec::new(),
@@ -418,6 +427,22 @@ mod tests {
             SecretRef::parse("$not-a-name"),
             SecretRef::Literal(_)
         ));
+    }
+
+    #[test]
+    fn sensitive_header_names() {
+        for name in [
+            "Authorization",
+            "X-Auth-Key",
+            "Ocp-Apim-Subscription-Key",
+            "cf-aig-authorization",
+            "X-Api-Token",
+        ] {
+            assert!(is_sensitive_header(name), "{name}");
+        }
+        for name in ["Content-Type", "x-mock-fault", "cf-aig-metadata"] {
+            assert!(!is_sensitive_header(name), "{name}");
+        }
     }
 
     #[test]

@@ -137,6 +137,16 @@ impl Client {
     /// placeholders and missing credentials do not fail here: they fail every network call.
     pub fn with_env(profile: Profile, env: Env) -> Result<Client> {
         let profile = profile.clamped();
+        if profile
+            .api_key_env
+            .as_deref()
+            .is_some_and(|name| !crate::auth::is_env_name(name))
+        {
+            // Not echoed: a key pasted here by mistake must not reach a message.
+            return Err(Error::config(
+                "provider.api_key_env must name an environment variable ([A-Za-z_][A-Za-z0-9_]*); the value given is not one (not shown, in case it is a key)",
+            ));
+        }
         let kind = resolve_kind(&profile.kind)?;
         let route = resolve_route(&profile, kind)?;
         let credentials = resolve_credentials(&profile, kind, &env);
@@ -262,7 +272,19 @@ impl Client {
             deadline,
             accept,
         } = *call;
-        let credentials = self.preflight(false).map_err(|e| (e, false))?;
+        // A models probe of a kind whose catalog needs no key goes out without one.
+        let anonymous;
+        let credentials = match self.preflight(false) {
+            Err(e)
+                if call.body.is_none()
+                    && e.code == ErrorCode::MissingCredentials
+                    && self.inner.kind.model_probe_auth_optional =>
+            {
+                anonymous = Credentials::none(self.inner.kind.auth_scheme);
+                &anonymous
+            }
+            other => other.map_err(|e| (e, false))?,
+        };
         let gateway = self.gateway_headers(options).map_err(|e| (e, false))?;
         let p = &self.inner.profile;
         let pool = credentials.pool_size().max(1);
@@ -312,10 +334,7 @@ impl Client {
                     attempt.status = Some(status);
                     attempt.error = Some(err.code);
                     attempts.push(attempt);
-                    if matches!(status, 401 | 403 | 429)
-                        && keys_tried < pool
-                        && parsed.code.as_deref() != Some("insufficient_quota")
-                    {
+                    if matches!(status, 401 | 403 | 429) && keys_tried < pool {
                         key_index = (key_index + 1) % pool;
                         keys_tried += 1;
                         self.inner.key_cursor.store(key_index, Ordering::Relaxed);

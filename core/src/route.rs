@@ -145,6 +145,14 @@ fn check_url(url: &str, field: &str, kind: &ProviderKind, allow_http: bool) -> R
     Ok(())
 }
 
+/// Whether the URL's authority holds `user[:password]@`.
+fn has_userinfo(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#'])
+        .next()
+        .is_some_and(|authority| authority.contains('@'))
+}
+
 /// `(account_id, gateway_name)` from a Cloudflare URL path `/v1/{account}/{gateway}/…`.
 pub fn cloudflare_ids(url: &str) -> Option<(String, String)> {
     let (_, rest) = url.split_once("://")?;
@@ -180,6 +188,18 @@ pub fn resolve_route(profile: &Profile, kind: &ProviderKind) -> Result<Route> {
         (None, None, Some(path)) => Some(join_url(&base_url, path)),
         (None, None, None) => None,
     };
+    for (field, url) in [
+        ("provider.base_url", Some(base_url.as_str())),
+        ("provider.endpoint", Some(request_endpoint.as_str())),
+        ("provider.models_endpoint", models_endpoint.as_deref()),
+    ] {
+        if url.is_some_and(has_userinfo) {
+            // Not echoed: the URL holds a password.
+            return Err(Error::config(format!(
+                "{field} has `user:password@` in it; put credentials in provider.api_key or provider.headers"
+            )));
+        }
+    }
     let uses_template = profile.endpoint.is_none() && base_url == template;
     let unresolved = (kind.requires_tenant_base_url && uses_template)
         || !placeholders(&request_endpoint).is_empty()

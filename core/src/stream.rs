@@ -281,15 +281,30 @@ fn has_finish_reason(value: &Value) -> bool {
 fn stream_error(value: &Value, url: &str) -> Error {
     let parsed = parse_error_value(value);
     let inner = value.get("error").unwrap_or(value);
-    let status = inner
-        .get("status")
-        .or_else(|| inner.get("status_code"))
-        .and_then(Value::as_u64);
-    let kind = parsed.kind.as_deref().unwrap_or("").to_ascii_lowercase();
+    // An HTTP status in `status`, `status_code` or a numeric `code` (Google puts 429 there).
+    let status = ["status", "status_code", "code"]
+        .iter()
+        .filter_map(|k| inner.get(*k).and_then(Value::as_u64))
+        .filter_map(|n| u16::try_from(n).ok())
+        .find(|n| (100..=599).contains(n));
+    let words = format!(
+        "{} {} {}",
+        parsed.kind.as_deref().unwrap_or(""),
+        parsed.code.as_deref().unwrap_or(""),
+        inner.get("status").and_then(Value::as_str).unwrap_or("")
+    )
+    .to_ascii_lowercase();
     let code = match status {
-        Some(s) => ErrorCode::from_http_status(s as u16),
-        None if kind.contains("rate_limit") => ErrorCode::RateLimited,
-        None if kind.contains("auth") || kind.contains("permission") => ErrorCode::Auth,
+        Some(s) => ErrorCode::from_http_status(s),
+        None if words.contains("rate_limit") || words.contains("resource_exhausted") => {
+            ErrorCode::RateLimited
+        }
+        None if ["auth", "permission", "unauthorized", "invalid_api_key"]
+            .iter()
+            .any(|w| words.contains(w)) =>
+        {
+            ErrorCode::Auth
+        }
         None => ErrorCode::Provider,
     };
     let message = parsed
@@ -302,6 +317,46 @@ fn stream_error(value: &Value, url: &str) -> Error {
         format!("error event in the stream from {url}: {message}"),
     );
     err.provider_code = parsed.code;
-    err.http_status = status.map(|s| s as u16);
+    err.http_status = status;
     err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(v: Value) -> (ErrorCode, Option<u16>) {
+        let e = stream_error(&v, "u");
+        (e.code, e.http_status)
+    }
+
+    #[test]
+    fn error_frames_are_classified_like_their_status() {
+        use serde_json::json;
+        assert_eq!(
+            code_of(json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}})),
+            (ErrorCode::RateLimited, Some(429))
+        );
+        assert_eq!(
+            code_of(json!({"error": {"code": "rate_limit_exceeded", "message": "slow"}})),
+            (ErrorCode::RateLimited, None)
+        );
+        assert_eq!(
+            code_of(json!({"error": {"type": "authentication_error"}})),
+            (ErrorCode::Auth, None)
+        );
+        assert_eq!(
+            code_of(json!({"error": {"status": 401}})),
+            (ErrorCode::Auth, Some(401))
+        );
+        assert_eq!(
+            code_of(json!({"error": {"status": 65937}})),
+            (ErrorCode::Provider, None),
+            "no wrap-around"
+        );
+        assert_eq!(
+            code_of(json!({"error": {"code": "overloaded"}})),
+            (ErrorCode::Provider, None)
+        );
+    }
 }

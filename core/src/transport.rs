@@ -590,7 +590,11 @@ pub fn parse_http_date(text: &str) -> Option<u64> {
     let [h, m, s] = hms.as_slice() else {
         return None;
     };
-    // Days from civil date (Howard Hinnant's algorithm).
+    // The header comes from the network: out-of-range fields are no date (and no overflow).
+    if !(1970..=9999).contains(&year) || !(1..=31).contains(&day) || *h > 23 || *m > 59 || *s > 60 {
+        return None;
+    }
+    // Days from civil date (Howard Hinnant's algorithm); all terms are small after the checks.
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -634,6 +638,11 @@ mod tests {
             Some(784_111_777)
         );
         assert_eq!(parse_http_date("garbage"), None);
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 9223372036854775807 08:49:37 GMT"),
+            None
+        );
+        assert_eq!(parse_http_date("Sun, 99 Nov 1994 99:49:37 GMT"), None);
     }
 
     #[test]

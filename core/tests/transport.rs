@@ -766,3 +766,64 @@ fn a_pooled_connection_of_a_finished_stream_serves_plain_requests() {
             .expect("a later request on the pooled connection");
     }
 }
+
+#[test]
+fn a_key_out_of_quota_falls_forward_to_the_next_key() {
+    let m = MockGateway::start(MockConfig {
+        api_keys: vec![KEY.to_string(), format!("{KEY}-2")],
+        ..MockConfig::default()
+    })
+    .unwrap();
+    let c = client(
+        &m,
+        json!({ "model": "openai/gpt-4o-mini", "api_key": format!("{KEY}, {KEY}-2") }),
+    );
+    let r = c
+        .chat(
+            hello(),
+            &fault("status=429;error_code=insufficient_quota;tag=quota;times=1"),
+        )
+        .expect("the second key answers");
+    let attempts = r["aigw"]["attempts"].as_array().unwrap();
+    assert_eq!(
+        (
+            attempts[0]["status"].clone(),
+            attempts[0]["key_index"].clone()
+        ),
+        (json!(429), json!(0))
+    );
+    assert_eq!(
+        (
+            attempts[1]["status"].clone(),
+            attempts[1]["key_index"].clone()
+        ),
+        (json!(200), json!(1))
+    );
+}
+
+#[test]
+fn a_kind_whose_model_probe_needs_no_key_lists_models_without_one() {
+    let m = mock();
+    let profile = json!({ "kind": "cerebras", "base_url": m.url(), "models_endpoint": format!("{}/models", m.base_url("a", "g")) });
+    let c = Client::with_env(
+        Profile::from_value(&profile, "provider").unwrap(),
+        Env::from_map(HashMap::new()),
+    )
+    .unwrap();
+    assert_eq!(
+        c.credentials().as_ref().unwrap_err().code,
+        ErrorCode::MissingCredentials
+    );
+    // The mock answers 401 to a request without a bearer: what matters is that it was sent, bare.
+    let e = c.list_models().unwrap_err();
+    assert_eq!(e.code, ErrorCode::Auth, "{e}");
+    let sent = &m.requests()[0];
+    assert!(sent.path.ends_with("/models"));
+    assert_eq!(sent.header("authorization"), None);
+    let chat = c.chat(hello(), &RequestOptions::default()).unwrap_err();
+    assert_eq!(
+        chat.code,
+        ErrorCode::MissingCredentials,
+        "chat still needs the key"
+    );
+}

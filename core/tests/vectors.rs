@@ -73,6 +73,13 @@ fn routes_resolve_as_the_vectors_say() {
             (Err(e), None) => {
                 assert_eq!(e.code.as_str(), case["error"].as_str().unwrap(), "{name}");
                 assert_contains(&e.message, case);
+                for secret in ["hunter2", "sk-pasted-by-mistake-123"] {
+                    assert!(
+                        !e.message.contains(secret),
+                        "{name}: `{}` echoes a secret",
+                        e.message
+                    );
+                }
             }
             (Ok(client), None) => panic!(
                 "{name}: expected an error, got {:?}",

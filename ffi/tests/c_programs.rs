@@ -127,6 +127,9 @@ fn run(exe: &Path, iterations: u32) -> String {
     .expect("the mock gateway starts on 127.0.0.1");
     let mut command = Command::new(exe);
     command
+        // cargo's LD_LIBRARY_PATH also lists target/<profile>, where an older uplifted
+        // libaigw.so may sit; it would win over the RUNPATH to the one this test was built with.
+        .env("LD_LIBRARY_PATH", lib_dir())
         .arg(mock.port().to_string())
         .arg(repo_root().join("tests/vectors"))
         .arg(iterations.to_string())
@@ -234,6 +237,7 @@ fn c_example_streams_and_shows_the_route() {
     .expect("the example config can be written");
     let mut command = Command::new(&exe);
     command
+        .env("LD_LIBRARY_PATH", &lib_dir)
         .arg(&config)
         .arg("Hello \"C\" example")
         .env("CLOUDFLARE_API_KEY", TEST_API_KEY)

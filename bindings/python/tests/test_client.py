@@ -92,6 +92,7 @@ def test_per_request_options(make_client: ClientFactory, mock: MockGateway) -> N
 
 def test_options_do_not_leak_between_calls(client: aigw.Client, mock: MockGateway) -> None:
     client.chat(user("hi"), extra_headers={"X-Once": "1"})
+    assert mock.last_request()["headers"]["x-once"] == "1"
     client.chat(user("hi"))
     assert "x-once" not in mock.last_request()["headers"]
 
