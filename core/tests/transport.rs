@@ -51,6 +51,18 @@ fn hello() -> Value {
     json!({ "messages": [{ "role": "user", "content": "hello" }] })
 }
 
+/// The mock counts a close when it next reads or writes (after any stall it was told to make).
+fn assert_mock_sees_close(m: &MockGateway, closed_before: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while m.connections_closed() == closed_before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        m.connections_closed() > closed_before,
+        "the mock saw the connection close"
+    );
+}
+
 fn no_key(text: &str) {
     assert!(!text.contains(KEY), "key leaked: {text}");
 }
@@ -402,14 +414,7 @@ fn cancel_from_another_thread_returns_cancelled_and_closes_the_connection() {
     let e = stream.next_chunk().unwrap_err();
     assert_eq!(e.code, ErrorCode::Cancelled);
     // The mock notices the close when it writes again, after its stall.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while m.connections_closed() == closed_before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        m.connections_closed() > closed_before,
-        "the mock saw the connection close"
-    );
+    assert_mock_sees_close(&m, closed_before);
 }
 
 #[test]
@@ -422,11 +427,7 @@ fn dropping_a_stream_early_closes_the_connection() {
     assert!(stream.next_chunk().expect("first").is_some());
     let closed_before = m.connections_closed();
     drop(stream);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while m.connections_closed() == closed_before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(m.connections_closed() > closed_before);
+    assert_mock_sees_close(&m, closed_before);
 }
 
 #[test]
@@ -740,14 +741,7 @@ fn cancel_interrupts_a_read_blocked_on_a_stalled_stream() {
         started.elapsed()
     );
     // The mock notices the close when it writes again, after its 3 s stall.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while m.connections_closed() == closed_before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        m.connections_closed() > closed_before,
-        "the connection was dropped"
-    );
+    assert_mock_sees_close(&m, closed_before);
 }
 
 #[test]
