@@ -7,6 +7,7 @@
 // `Error` carries the upstream facts operators need (status, codes, attempts); it is returned
 // by value on cold paths only, so its size is not worth a Box.
 #![allow(clippy::result_large_err)]
+#![warn(missing_docs)]
 
 pub mod auth;
 pub mod catalog;

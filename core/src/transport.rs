@@ -273,7 +273,12 @@ pub enum Deadline {
     /// Non-streaming: the whole attempt.
     Whole(Duration),
     /// Streaming: until response headers, then the idle limit between reads.
-    Stream { headers: Duration, idle: Duration },
+    Stream {
+        /// Until the response headers arrived.
+        headers: Duration,
+        /// The longest silence between stream bytes.
+        idle: Duration,
+    },
 }
 
 /// One HTTP request to send.

@@ -5,6 +5,7 @@
 //! [`status::c_code`]. `include/aigw.h` is generated from these files by cbindgen
 //! (`tests/header.rs` regenerates it and fails when the checked-in copy is stale).
 
+#![warn(missing_docs)]
 #![allow(non_camel_case_types)]
 // The exported functions are `unsafe` because they take raw pointers from C; their safety
 // contract (valid or NULL pointers, NUL-terminated strings, ownership) is written once in the

@@ -3,6 +3,8 @@
 //! without network access. [`MockGateway::start`] runs it in-process; the `aigw-mock-gateway`
 //! binary serves the same thing to Python/Node/C tests.
 
+#![warn(missing_docs)]
+
 mod fault;
 mod http;
 mod routes;
@@ -51,12 +53,14 @@ impl Default for MockConfig {
 /// One request as the mock received it (control requests under `/__mock/` are not recorded).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordedRequest {
+    /// `GET`, `POST`, …
     pub method: String,
     /// The request target as sent, query string included.
     pub path: String,
     /// Header names lowercased, in arrival order; values as sent (secrets included, so tests can
     /// check which key was used).
     pub headers: Vec<(String, String)>,
+    /// The request body (de-chunked).
     pub body: Vec<u8>,
 }
 
@@ -124,6 +128,7 @@ impl MockGateway {
         })
     }
 
+    /// The port on 127.0.0.1 the OS chose.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -151,6 +156,7 @@ impl MockGateway {
             .count()
     }
 
+    /// Connections accepted so far.
     pub fn connections_opened(&self) -> usize {
         self.state.connections_opened.load(Ordering::SeqCst)
     }
