@@ -575,15 +575,76 @@ impl Client {
         }
     }
 
-    /// Sends a non-streaming chat with selection, retries and fall-forward; returns the raw
-    /// successful body, its metadata, the URL and the attempt history.
+    /// Sends a non-streaming chat; returns the raw successful body, its metadata, the URL and
+    /// the attempt history.
     fn chat_raw(
         &self,
         request: Value,
         options: &RequestOptions,
     ) -> Result<(Vec<u8>, Value, &str, Vec<Attempt>)> {
-        let (mut body, candidates) = self.prepare(request, false)?;
         let deadline = Deadline::Whole(self.request_deadline(options));
+        let url = self.inner.route.request_endpoint.as_str();
+        let (mut response, model, attempts) =
+            self.send_to_candidates(request, false, options, deadline)?;
+        let raw = transport::read_body(
+            response.body_mut(),
+            self.inner.profile.max_response_bytes,
+            url,
+            deadline,
+        )
+        .map_err(|e| with_attempts(e, &attempts))?;
+        let meta = response_meta(
+            response.status().as_u16(),
+            response.headers(),
+            &model,
+            &attempts,
+        );
+        Ok((raw, meta, url, attempts))
+    }
+
+    /// Opens a streaming chat (`stream: true`). Retries happen only before the stream is
+    /// returned; once it is, no event is ever replayed.
+    pub fn chat_stream(&self, request: Value, options: &RequestOptions) -> Result<ChatStream> {
+        let deadline = Deadline::Stream {
+            headers: self.request_deadline(options),
+            idle: Duration::from_millis(self.inner.profile.stream_idle_timeout_ms),
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        let _cancellable = transport::CancellableRequests::new(cancel.clone());
+        let (response, model, attempts) =
+            self.send_to_candidates(request, true, options, deadline)?;
+        let meta = response_meta(
+            response.status().as_u16(),
+            response.headers(),
+            &model,
+            &attempts,
+        );
+        Ok(ChatStream::open(
+            response,
+            meta,
+            self.inner.route.request_endpoint.clone(),
+            deadline,
+            self.inner.profile.max_response_bytes,
+            cancel,
+        ))
+    }
+
+    /// Sends the chat to each candidate model in turn, with retries, moving on only after a
+    /// model-shaped error (SPEC §5); returns the first successful response (headers read), the
+    /// model it used and every attempt.
+    fn send_to_candidates(
+        &self,
+        request: Value,
+        stream: bool,
+        options: &RequestOptions,
+        deadline: Deadline,
+    ) -> Result<(ureq::http::Response<ureq::Body>, String, Vec<Attempt>)> {
+        let (mut body, candidates) = self.prepare(request, stream)?;
+        let accept = if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        };
         let url = self.inner.route.request_endpoint.as_str();
         let mut attempts = Vec::new();
         let mut last_err = None;
@@ -597,83 +658,10 @@ impl Client {
                 model,
                 options,
                 deadline,
-                accept: "application/json",
+                accept,
             };
             match self.send_with_retries(&call, &mut attempts) {
-                Ok(mut response) => {
-                    let raw = transport::read_body(
-                        response.body_mut(),
-                        self.inner.profile.max_response_bytes,
-                        url,
-                        deadline,
-                    )
-                    .map_err(|e| with_attempts(e, &attempts))?;
-                    let meta = response_meta(
-                        response.status().as_u16(),
-                        response.headers(),
-                        model,
-                        &attempts,
-                    );
-                    return Ok((raw, meta, url, attempts));
-                }
-                Err((err, model_shaped)) => {
-                    let fall_forward = model_shaped && i + 1 < candidates.len();
-                    last_err = Some(err);
-                    if !fall_forward {
-                        break;
-                    }
-                }
-            }
-        }
-        Err(last_err
-            .unwrap_or_else(|| Error::new(ErrorCode::ModelSelection, "no candidate model to try")))
-    }
-
-    /// Opens a streaming chat (`stream: true`). Retries happen only before the stream is
-    /// returned; once it is, no event is ever replayed.
-    pub fn chat_stream(&self, request: Value, options: &RequestOptions) -> Result<ChatStream> {
-        let (mut body, candidates) = self.prepare(request, true)?;
-        let p = &self.inner.profile;
-        let deadline = Deadline::Stream {
-            headers: self.request_deadline(options),
-            idle: Duration::from_millis(p.stream_idle_timeout_ms),
-        };
-        let url = self.inner.route.request_endpoint.as_str();
-        let mut attempts = Vec::new();
-        let mut last_err = None;
-        let cancel = Arc::new(AtomicBool::new(false));
-        let _cancellable = transport::CancellableRequests::new(cancel.clone());
-        for (i, model) in candidates.iter().enumerate() {
-            body.insert("model".to_string(), Value::String(model.clone()));
-            let bytes = serde_json::to_vec(&body)
-                .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))?;
-            match self.send_with_retries(
-                &Call {
-                    url,
-                    body: Some(&bytes),
-                    model,
-                    options,
-                    deadline,
-                    accept: "text/event-stream",
-                },
-                &mut attempts,
-            ) {
-                Ok(response) => {
-                    let meta = response_meta(
-                        response.status().as_u16(),
-                        response.headers(),
-                        model,
-                        &attempts,
-                    );
-                    return Ok(ChatStream::open(
-                        response,
-                        meta,
-                        url.to_string(),
-                        deadline,
-                        p.max_response_bytes,
-                        cancel,
-                    ));
-                }
+                Ok(response) => return Ok((response, model.clone(), attempts)),
                 Err((err, model_shaped)) => {
                     let fall_forward = model_shaped && i + 1 < candidates.len();
                     last_err = Some(err);
