@@ -176,6 +176,46 @@ pub fn is_sensitive_header(name: &str) -> bool {
         .any(|s| n.contains(s))
 }
 
+/// The secrets in a proxy URL's `user:password@`: the password (as written and decoded), the
+/// pair, and the pair in base64 as a `Proxy-Authorization: Basic` header carries it.
+pub fn proxy_secrets(url: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let Some((userinfo, _)) = authority.rsplit_once('@') else {
+        return Vec::new();
+    };
+    let decoded = percent_decode(userinfo);
+    let mut secrets = vec![userinfo.to_string(), decoded.clone()];
+    secrets.push(base64::engine::general_purpose::STANDARD.encode(decoded.as_bytes()));
+    if let Some((_, password)) = userinfo.split_once(':') {
+        secrets.push(password.to_string());
+        secrets.push(percent_decode(password));
+    }
+    secrets
+}
+
+/// `%XX` escapes decoded (bytes that do not form UTF-8 are replaced); other text kept.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Validated request headers (no CR/LF/NUL, token names). `Debug` redacts sensitive values.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers(Vec<(String, String)>);
@@ -235,7 +275,9 @@ impl fmt::Debug for Headers {
     }
 }
 
-/// Rejects header names that are not HTTP tokens and values with CR, LF or NUL.
+/// Validates a header by RFC 9110: the name a token, the value visible ASCII, spaces and tabs
+/// (obs-text is refused: HTTP clients and servers treat it inconsistently). The error names the
+/// field and the offending character's position, never the value (it may be a key).
 pub fn check_header(name: &str, value: &str, path: &str) -> Result<()> {
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.is_empty() || !name.chars().all(token) {
@@ -244,10 +286,41 @@ pub fn check_header(name: &str, value: &str, path: &str) -> Result<()> {
             name.escape_default()
         )));
     }
-    if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
-        return Err(Error::config(format!(
-            "{path}.{name}: header value contains CR, LF or NUL (header injection is refused)"
-        )));
+    match bad_header_char(value) {
+        Some(what) => Err(Error::config(format!(
+            "{path}.{name}: header value contains {what}; HTTP header values are visible ASCII, spaces and tabs"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// What is wrong with a header value, if anything: the first character RFC 9110 (as aigw
+/// applies it) does not allow, described without showing the value.
+fn bad_header_char(value: &str) -> Option<String> {
+    let (at, c) = value
+        .char_indices()
+        .find(|(_, c)| !(*c == '\t' || (' '..='~').contains(c)))?;
+    Some(match c {
+        '\r' | '\n' | '\0' => format!("CR, LF or NUL at byte {at} (header injection is refused)"),
+        c if c.is_ascii_control() => format!("the control character U+{:04X} at byte {at}", c as u32),
+        c => format!("the non-ASCII character U+{:04X} at byte {at}", c as u32),
+    })
+}
+
+/// Refuses a key that cannot travel in a header, naming where it came from (never the key).
+pub fn check_keys(credentials: &Credentials) -> Result<()> {
+    for (i, key) in credentials.keys.iter().enumerate() {
+        if let Some(what) = bad_header_char(key.expose()) {
+            let which = if credentials.keys.len() > 1 {
+                format!(" (key {} of the pool)", i + 1)
+            } else {
+                String::new()
+            };
+            return Err(Error::config(format!(
+                "the API key from {}{which} contains {what}; keys must be visible ASCII: check for a stray character copied with it",
+                credentials.source.label()
+            )));
+        }
     }
     Ok(())
 }

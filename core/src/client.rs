@@ -3,22 +3,23 @@
 //! Building a client does no network I/O.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use ureq::Agent;
 
-use crate::auth::{resolve_credentials, Credentials, Env, Headers};
+use crate::auth::{is_sensitive_header, resolve_credentials, Credentials, Env, Headers};
+use crate::cancel::{cancelled_error, CancelToken};
 use crate::catalog::{model_id, parse_models, rank, CatalogCache};
 use crate::error::{Attempt, Error, ErrorCode, Result};
 use crate::gateway::GatewayOptions;
 use crate::profile::{ConfigFile, Fields, Profile};
 use crate::registry::{resolve_kind, ProtocolFamily, ProviderKind};
 use crate::route::{resolve_route, Route};
+use crate::scrub::Scrubber;
 use crate::stream::ChatStream;
-use crate::transport::{self, Deadline, Outgoing};
+use crate::transport::{self, AgentCell, Deadline, Outgoing};
 
 /// The recovery text of SPEC §5, used by selection errors and `doctor()`.
 pub const LIST_MODELS_RECOVERY: &str =
@@ -34,6 +35,8 @@ pub struct RequestOptions {
     pub headers: Headers,
     /// Replaces `request_timeout_ms` for this call.
     pub timeout_ms: Option<u64>,
+    /// Cancels this call from another thread (not part of the JSON form).
+    pub cancel: Option<CancelToken>,
 }
 
 impl RequestOptions {
@@ -54,6 +57,7 @@ impl RequestOptions {
             gateway,
             headers,
             timeout_ms: timeout_ms.map(|t| t.clamp(1, 3_600_000)),
+            cancel: None,
         })
     }
 
@@ -77,6 +81,7 @@ struct Call<'a> {
     options: &'a RequestOptions,
     deadline: Deadline,
     accept: &'a str,
+    cancel: Option<&'a CancelToken>,
 }
 
 pub(crate) struct Inner {
@@ -85,7 +90,10 @@ pub(crate) struct Inner {
     pub(crate) route: Route,
     pub(crate) credentials: Result<Credentials>,
     pub(crate) env: Env,
-    pub(crate) agent: Agent,
+    /// Replaced after a fork, so a child never shares its parent's connections.
+    agent: AgentCell,
+    /// Every secret this client sends, kept out of texts built from upstream bytes.
+    scrubber: Scrubber,
     pub(crate) catalog: CatalogCache,
     /// Headers sent on every request except auth: kind defaults, then the profile's.
     pub(crate) base_headers: Vec<(String, String)>,
@@ -150,6 +158,9 @@ impl Client {
         let kind = resolve_kind(&profile.kind)?;
         let route = resolve_route(&profile, kind)?;
         let credentials = resolve_credentials(&profile, kind, &env);
+        if let Ok(c) = &credentials {
+            crate::auth::check_keys(c)?;
+        }
         let mut base_headers: Vec<(String, String)> = kind
             .default_headers
             .iter()
@@ -163,7 +174,15 @@ impl Client {
                 .map(|(n, v)| (n.to_string(), v.to_string())),
         );
         let gateway_headers = profile.gateway.headers(&env);
-        let agent = transport::build_agent(&profile, &env)?;
+        if let Err(e) = &gateway_headers {
+            // A token that cannot be sent is a configuration error now; a missing one (which a
+            // later environment may supply) fails each call instead.
+            if e.code == ErrorCode::Config {
+                return Err(e.clone());
+            }
+        }
+        let agent = AgentCell::new(transport::build_agent(&profile, &env)?);
+        let scrubber = client_scrubber(&credentials, &base_headers, &gateway_headers, &env);
         Ok(Client {
             inner: Arc::new(Inner {
                 profile,
@@ -172,6 +191,7 @@ impl Client {
                 credentials,
                 env,
                 agent,
+                scrubber,
                 catalog: CatalogCache::default(),
                 base_headers,
                 gateway_headers,
@@ -257,6 +277,33 @@ impl Client {
         }
     }
 
+    /// The client's scrubber plus the secrets this call adds (its own headers and gateway token).
+    fn call_scrubber(
+        &self,
+        options: &RequestOptions,
+        gateway: &[(&'static str, String)],
+    ) -> std::borrow::Cow<'_, Scrubber> {
+        let from_options = options
+            .headers
+            .iter()
+            .filter(|(n, _)| is_sensitive_header(n))
+            .map(|(_, v)| v);
+        let from_gateway = gateway
+            .iter()
+            .filter(|(n, _)| is_sensitive_header(n))
+            .map(|(_, v)| v.as_str());
+        self.inner.scrubber.with_values(from_options.chain(from_gateway))
+    }
+
+    /// Scrubs an error leaving the client: every public call ends here, so no text built from
+    /// upstream bytes reaches a caller with a secret of this client (or of this call) in it.
+    fn scrubbed<T>(&self, result: Result<T>, options: &RequestOptions) -> Result<T> {
+        result.map_err(|e| {
+            let gateway = self.gateway_headers(options).unwrap_or_default();
+            self.call_scrubber(options, &gateway).scrub_error(e)
+        })
+    }
+
     /// Sends one call with retries (SPEC §6), appending to `attempts`. On failure returns the
     /// last error (history attached) and whether it was model-shaped (next candidate may work).
     fn send_with_retries(
@@ -271,6 +318,7 @@ impl Client {
             options,
             deadline,
             accept,
+            cancel,
         } = *call;
         // A models probe of a kind whose catalog needs no key goes out without one.
         let anonymous;
@@ -286,6 +334,12 @@ impl Client {
             other => other.map_err(|e| (e, false))?,
         };
         let gateway = self.gateway_headers(options).map_err(|e| (e, false))?;
+        let scrubber = self.call_scrubber(options, &gateway);
+        let agent = self
+            .inner
+            .agent
+            .get(|| transport::build_agent(&self.inner.profile, &self.inner.env))
+            .map_err(|e| (e, false))?;
         let p = &self.inner.profile;
         let pool = credentials.pool_size().max(1);
         let mut key_index = self.inner.key_cursor.load(Ordering::Relaxed) % pool;
@@ -293,8 +347,15 @@ impl Client {
         let mut retries = 0u32;
         let mut delay_ms = 0u64;
         loop {
-            if delay_ms > 0 {
-                std::thread::sleep(Duration::from_millis(delay_ms));
+            let slept = match cancel {
+                Some(token) => token.sleep(Duration::from_millis(delay_ms)),
+                None => {
+                    std::thread::sleep(Duration::from_millis(delay_ms));
+                    true
+                }
+            };
+            if !slept || cancel.is_some_and(CancelToken::is_cancelled) {
+                return Err((with_attempts(cancelled_error("request"), attempts), false));
             }
             let headers = self.headers_for(
                 credentials,
@@ -310,6 +371,8 @@ impl Client {
                 headers: &headers,
                 body,
                 deadline,
+                cancel,
+                scrubber: &scrubber,
             };
             let mut attempt = Attempt {
                 status: None,
@@ -319,7 +382,7 @@ impl Client {
                 delay_ms,
             };
             let retry_budget_left = u64::from(retries) + 1 < p.retry_max_attempts;
-            match transport::send(&self.inner.agent, &out) {
+            match transport::send(&agent, &out) {
                 Ok(response) if response.status().is_success() => {
                     attempt.status = Some(response.status().as_u16());
                     attempts.push(attempt);
@@ -329,8 +392,13 @@ impl Client {
                     let status = response.status().as_u16();
                     let bytes = transport::read_body(response.body_mut(), 1 << 20, url, deadline)
                         .unwrap_or_default();
-                    let (mut err, parsed) =
-                        transport::status_error(status, response.headers(), &bytes, url);
+                    let (mut err, parsed) = transport::status_error(
+                        status,
+                        response.headers(),
+                        &bytes,
+                        url,
+                        &scrubber,
+                    );
                     attempt.status = Some(status);
                     attempt.error = Some(err.code);
                     attempts.push(attempt);
@@ -405,7 +473,8 @@ impl Client {
 
     /// Fetches the catalog now, bypassing the cache (and refreshing it).
     pub fn fetch_models(&self) -> Result<Vec<Value>> {
-        self.fetch_catalog().map(|models| models.to_vec())
+        let fetched = self.fetch_catalog().map(|models| models.to_vec());
+        self.scrubbed(fetched, &RequestOptions::default())
     }
 
     fn fetch_catalog(&self) -> Result<Arc<Vec<Value>>> {
@@ -436,6 +505,7 @@ impl Client {
                     options: &options,
                     deadline,
                     accept: "application/json",
+                    cancel: None,
                 },
                 &mut attempts,
             )
@@ -540,39 +610,20 @@ impl Client {
     /// Sends a chat request (OpenAI JSON, passed through untouched but for `model`) and returns
     /// the upstream body with an added `"aigw"` metadata key (SPEC §6).
     pub fn chat(&self, request: Value, options: &RequestOptions) -> Result<Value> {
-        let (raw, meta, url, attempts) = self.chat_raw(request, options)?;
-        tree_with_meta(&raw, meta, url, &attempts)
+        let answer = self
+            .chat_raw(request, options)
+            .and_then(|(raw, meta, url, attempts)| tree_with_meta(&raw, meta, url, &attempts));
+        self.scrubbed(answer, options)
     }
 
     /// [`Client::chat`] returning JSON text, for bindings that hand text on (C, Node): the body
     /// is validated without being rebuilt and the `"aigw"` key is spliced in, saving a parse
     /// into a tree and a re-serialization per request. Same checks, same result.
     pub fn chat_text(&self, request: Value, options: &RequestOptions) -> Result<String> {
-        #[derive(serde::Deserialize)]
-        struct Shape {
-            choices: Option<Vec<serde::de::IgnoredAny>>,
-        }
-        let (raw, meta, url, attempts) = self.chat_raw(request, options)?;
-        let text = std::str::from_utf8(&raw).ok();
-        let spliceable = text.filter(|t| {
-            t.trim_end().ends_with('}')
-                && !t.contains("\"aigw\"")
-                && serde_json::from_str::<Shape>(t).is_ok_and(|shape| shape.choices.is_some())
-        });
-        match spliceable {
-            Some(t) => {
-                let body = t.trim_end();
-                let meta = meta.to_string();
-                let mut out = String::with_capacity(body.len() + meta.len() + 10);
-                out.push_str(&body[..body.len() - 1]);
-                out.push_str(",\"aigw\":");
-                out.push_str(&meta);
-                out.push('}');
-                Ok(out)
-            }
-            // Errors, odd shapes and bodies that already hold "aigw" take the general path.
-            None => tree_with_meta(&raw, meta, url, &attempts).map(|v| v.to_string()),
-        }
+        let answer = self
+            .chat_raw(request, options)
+            .and_then(|(raw, meta, url, attempts)| spliced_text(&raw, meta, url, &attempts));
+        self.scrubbed(answer, options)
     }
 
     /// Sends a non-streaming chat; returns the raw successful body, its metadata, the URL and
@@ -585,7 +636,7 @@ impl Client {
         let deadline = Deadline::Whole(self.request_deadline(options));
         let url = self.inner.route.request_endpoint.as_str();
         let (mut response, model, attempts) =
-            self.send_to_candidates(request, false, options, deadline)?;
+            self.send_to_candidates(request, false, options, deadline, options.cancel.as_ref())?;
         let raw = transport::read_body(
             response.body_mut(),
             self.inner.profile.max_response_bytes,
@@ -609,16 +660,16 @@ impl Client {
             headers: self.request_deadline(options),
             idle: Duration::from_millis(self.inner.profile.stream_idle_timeout_ms),
         };
-        let cancel = Arc::new(AtomicBool::new(false));
-        let _cancellable = transport::CancellableRequests::new(cancel.clone());
-        let (response, model, attempts) =
-            self.send_to_candidates(request, true, options, deadline)?;
+        let cancel = options.cancel.clone().unwrap_or_default();
+        let opened = self.send_to_candidates(request, true, options, deadline, Some(&cancel));
+        let (response, model, attempts) = self.scrubbed(opened, options)?;
         let meta = response_meta(
             response.status().as_u16(),
             response.headers(),
             &model,
             &attempts,
         );
+        let gateway = self.gateway_headers(options).unwrap_or_default();
         Ok(ChatStream::open(
             response,
             meta,
@@ -626,6 +677,7 @@ impl Client {
             deadline,
             self.inner.profile.max_response_bytes,
             cancel,
+            self.call_scrubber(options, &gateway).into_owned(),
         ))
     }
 
@@ -638,6 +690,7 @@ impl Client {
         stream: bool,
         options: &RequestOptions,
         deadline: Deadline,
+        cancel: Option<&CancelToken>,
     ) -> Result<(ureq::http::Response<ureq::Body>, String, Vec<Attempt>)> {
         let (mut body, candidates) = self.prepare(request, stream)?;
         let accept = if stream {
@@ -659,6 +712,7 @@ impl Client {
                 options,
                 deadline,
                 accept,
+                cancel,
             };
             match self.send_with_retries(&call, &mut attempts) {
                 Ok(response) => return Ok((response, model.clone(), attempts)),
@@ -684,6 +738,69 @@ impl Client {
     pub fn doctor(&self) -> Value {
         crate::diagnostics::doctor(self)
     }
+}
+
+/// A successful chat body as text with the `"aigw"` metadata spliced in before its last `}`.
+/// Bodies that are not plainly a chat completion (errors, odd shapes, an existing `"aigw"` key,
+/// nesting deeper than the tree parser accepts) take the general path, so every language gets
+/// the same answer or the same error.
+fn spliced_text(raw: &[u8], meta: Value, url: &str, attempts: &[Attempt]) -> Result<String> {
+    #[derive(serde::Deserialize)]
+    struct Shape {
+        choices: Option<Vec<serde::de::IgnoredAny>>,
+    }
+    let text = std::str::from_utf8(raw).ok();
+    let spliceable = text.filter(|t| {
+        t.trim_end().ends_with('}')
+            && !t.contains("\"aigw\"")
+            && json_depth_within(t.as_bytes(), MAX_JSON_DEPTH)
+            && serde_json::from_str::<Shape>(t).is_ok_and(|shape| shape.choices.is_some())
+    });
+    match spliceable {
+        Some(t) => {
+            let body = t.trim_end();
+            let meta = meta.to_string();
+            let mut out = String::with_capacity(body.len() + meta.len() + 10);
+            out.push_str(&body[..body.len() - 1]);
+            out.push_str(",\"aigw\":");
+            out.push_str(&meta);
+            out.push('}');
+            Ok(out)
+        }
+        None => tree_with_meta(raw, meta, url, attempts).map(|v| v.to_string()),
+    }
+}
+
+/// serde_json's nesting limit for trees; every path applies it, spliced or not.
+const MAX_JSON_DEPTH: usize = 128;
+
+/// Whether no array or object in `json` nests deeper than `max` (strings skipped): one linear
+/// pass, so the splice path refuses what the tree parser refuses.
+fn json_depth_within(json: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Parses a successful chat body, checks its shape and adds the `"aigw"` metadata.
@@ -750,4 +867,40 @@ pub(crate) fn response_meta(
         "step": h("cf-aig-step"),
         "attempts": attempts.iter().map(Attempt::to_json).collect::<Vec<_>>(),
     })
+}
+
+/// Every secret a client sends: each key of the pool, secret-looking headers, the gateway token
+/// and the credentials of the proxies ureq reads from the environment.
+fn client_scrubber(
+    credentials: &Result<Credentials>,
+    base_headers: &[(String, String)],
+    gateway_headers: &Result<Vec<(&'static str, String)>>,
+    env: &Env,
+) -> Scrubber {
+    let mut secrets: Vec<String> = Vec::new();
+    if let Ok(c) = credentials {
+        secrets.extend(c.keys.iter().map(|k| k.expose().to_string()));
+    }
+    let sensitive = |(n, v): (&str, &str)| is_sensitive_header(n).then(|| v.to_string());
+    secrets.extend(
+        base_headers
+            .iter()
+            .filter_map(|(n, v)| sensitive((n.as_str(), v.as_str()))),
+    );
+    if let Ok(gateway) = gateway_headers {
+        secrets.extend(gateway.iter().filter_map(|(n, v)| sensitive((n, v.as_str()))));
+    }
+    for name in [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+    ] {
+        if let Some(url) = env.var(name) {
+            secrets.extend(crate::auth::proxy_secrets(&url));
+        }
+    }
+    Scrubber::new(secrets)
 }

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod cancel;
 pub mod catalog;
 pub mod client;
 pub mod diagnostics;
@@ -18,15 +19,18 @@ pub mod gateway;
 pub mod profile;
 pub mod registry;
 pub mod route;
+pub mod scrub;
 pub mod sse;
 pub mod stream;
 pub mod transport;
 
 pub use auth::{Env, Secret, SecretRef};
+pub use cancel::CancelToken;
 pub use client::{Client, RequestOptions};
 pub use error::{Attempt, Error, ErrorCode, Result};
 pub use gateway::GatewayOptions;
 pub use profile::{ConfigFile, Profile};
+pub use scrub::Scrubber;
 pub use registry::{providers, providers_json, resolve_kind, ProviderKind};
 pub use stream::{CancelHandle, ChatStream, StreamChunk};
 

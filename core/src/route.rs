@@ -33,14 +33,19 @@ impl Route {
     }
 }
 
-/// Joins a base URL and a path with exactly one slash between them.
+/// Joins a base URL and a path with exactly one slash between them. A query on the base
+/// (`…/compat?api-version=1`) stays at the end of the result, after the joined path.
 pub fn join_url(base: &str, path: &str) -> String {
+    let (base, query) = match base.find('?') {
+        Some(at) => base.split_at(at),
+        None => (base, ""),
+    };
     let base = base.trim_end_matches('/');
     let path = path.trim_start_matches('/');
     if path.is_empty() {
-        base.to_string()
+        format!("{base}{query}")
     } else {
-        format!("{base}/{path}")
+        format!("{base}/{path}{query}")
     }
 }
 
@@ -116,6 +121,12 @@ fn scheme_host_port(url: &str) -> Option<(&str, &str, Option<&str>)> {
 }
 
 fn check_url(url: &str, field: &str, kind: &ProviderKind, allow_http: bool) -> Result<()> {
+    if let Err(e) = url.parse::<ureq::http::Uri>() {
+        return Err(Error::config(format!(
+            "{field} `{}` is not a valid URL ({e})",
+            url.escape_default()
+        )));
+    }
     let Some((scheme, host, port)) = scheme_host_port(url) else {
         return Err(Error::config(format!(
             "{field} `{url}` is not an absolute http(s) URL"
@@ -193,6 +204,11 @@ pub fn resolve_route(profile: &Profile, kind: &ProviderKind) -> Result<Route> {
         ("provider.endpoint", Some(request_endpoint.as_str())),
         ("provider.models_endpoint", models_endpoint.as_deref()),
     ] {
+        if url.is_some_and(|u| u.contains('#')) {
+            return Err(Error::config(format!(
+                "{field} has a `#fragment`, which is never sent to a server; remove it"
+            )));
+        }
         if url.is_some_and(has_userinfo) {
             // Not echoed: the URL holds a password.
             return Err(Error::config(format!(
@@ -249,6 +265,10 @@ mod tests {
         assert_eq!(
             join_url("https://a/compat", "chat"),
             "https://a/compat/chat"
+        );
+        assert_eq!(
+            join_url("https://a/compat/?api-version=1", "/chat/completions"),
+            "https://a/compat/chat/completions?api-version=1"
         );
     }
 

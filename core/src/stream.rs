@@ -4,15 +4,15 @@
 
 use std::collections::VecDeque;
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use serde_json::Value;
 use ureq::http::Response;
 use ureq::{Body, BodyReader};
 
+use crate::cancel::{cancelled_error, CancelToken};
 use crate::error::{Error, ErrorCode, Result};
 use crate::gateway::parse_error_value;
+use crate::scrub::Scrubber;
 use crate::sse::{SseDecoder, SseEvent};
 use crate::transport::{self, Deadline, Phase};
 
@@ -26,15 +26,7 @@ pub struct StreamChunk {
 }
 
 /// Cancels a stream from any thread; the stream's next read returns `CANCELLED`.
-#[derive(Debug, Clone)]
-pub struct CancelHandle(Arc<AtomicBool>);
-
-impl CancelHandle {
-    /// Requests cancellation.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
+pub type CancelHandle = CancelToken;
 
 enum Source {
     Sse(BodyReader<'static>),
@@ -51,7 +43,8 @@ pub struct ChatStream {
     url: String,
     deadline: Deadline,
     max_bytes: u64,
-    cancelled: Arc<AtomicBool>,
+    cancel: CancelToken,
+    scrubber: Scrubber,
     saw_finish: bool,
     done: bool,
     buf: Vec<u8>,
@@ -73,7 +66,8 @@ impl ChatStream {
         url: String,
         deadline: Deadline,
         max_bytes: u64,
-        cancelled: Arc<AtomicBool>,
+        cancel: CancelToken,
+        scrubber: Scrubber,
     ) -> ChatStream {
         let is_sse = transport::header(response.headers(), "content-type")
             .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/event-stream"));
@@ -91,7 +85,8 @@ impl ChatStream {
             url,
             deadline,
             max_bytes,
-            cancelled,
+            cancel,
+            scrubber,
             saw_finish: false,
             done: false,
             buf: vec![0u8; 16 * 1024],
@@ -104,8 +99,8 @@ impl ChatStream {
     }
 
     /// A handle that cancels this stream from another thread.
-    pub fn cancel_handle(&self) -> CancelHandle {
-        CancelHandle(self.cancelled.clone())
+    pub fn cancel_handle(&self) -> CancelToken {
+        self.cancel.clone()
     }
 
     /// Closes the stream now; the connection is dropped unless the body was finished.
@@ -115,22 +110,20 @@ impl ChatStream {
     }
 
     /// The next chunk, `Ok(None)` at the end, or a typed error (after which the stream is closed).
+    /// Error texts are scrubbed of the client's secrets (an upstream may quote them in an error
+    /// frame); the frame is whole by then, so a secret split across reads is caught too.
     pub fn next_chunk(&mut self) -> Result<Option<StreamChunk>> {
-        if self.cancelled.load(Ordering::SeqCst) {
+        if self.cancel.is_set() {
             self.close();
-            return Err(Error::new(
-                ErrorCode::Cancelled,
-                "the stream was cancelled by the caller",
-            ));
+            return Err(cancelled_error("stream"));
         }
         if self.done {
             return Ok(None);
         }
-        let result = self.advance();
-        if result.is_err() {
+        self.advance().map_err(|e| {
             self.close();
-        }
-        result
+            self.scrubber.scrub_error(e)
+        })
     }
 
     fn advance(&mut self) -> Result<Option<StreamChunk>> {
@@ -152,11 +145,8 @@ impl ChatStream {
                 return Ok(None);
             };
             let read = reader.read(&mut self.buf);
-            if self.cancelled.load(Ordering::SeqCst) {
-                return Err(Error::new(
-                    ErrorCode::Cancelled,
-                    "the stream was cancelled by the caller",
-                ));
+            if self.cancel.is_set() {
+                return Err(cancelled_error("stream"));
             }
             let n = read.map_err(|e| {
                 self.mid_stream_error(transport::map_io_error(

@@ -6,7 +6,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -20,33 +19,74 @@ use ureq::unversioned::transport::{
 };
 use ureq::{Agent, Body};
 
-use ureq::tls::{parse_pem, Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
 use crate::auth::{is_sensitive_header, Env};
+use crate::cancel::{cancelled_error, CancelToken, CANCEL_POLL};
 use crate::error::{Error, ErrorCode, Result};
+use crate::scrub::Scrubber;
 use crate::gateway::{parse_error_body, ErrorBody};
 use crate::profile::Profile;
 
-/// Root certificates: the PEM bundle named by `SSL_CERT_FILE` when set (it replaces the bundled
-/// roots, as in OpenSSL), else the bundled webpki roots.
+/// Root certificates. `SSL_CERT_FILE` and `SSL_CERT_DIR`, when set, replace every other root
+/// (their meaning in OpenSSL); otherwise the operating system's trust store (so a corporate CA
+/// installed in the OS works with no setting) together with the bundled webpki roots (so a
+/// machine with an empty or missing store still verifies public hosts).
 fn root_certs(env: &Env) -> Result<RootCerts> {
-    let Some(path) = env.var("SSL_CERT_FILE") else {
-        return Ok(RootCerts::WebPki);
-    };
-    let pem = std::fs::read(&path)
-        .map_err(|e| Error::config(format!("SSL_CERT_FILE={path} cannot be read: {e}")))?;
-    let certs: Vec<Certificate<'static>> = parse_pem(&pem)
-        .filter_map(|item| match item {
-            Ok(PemItem::Certificate(cert)) => Some(cert),
-            _ => None,
-        })
-        .collect();
-    if certs.is_empty() {
+    let file = env.var("SSL_CERT_FILE");
+    let dir = env.var("SSL_CERT_DIR");
+    if file.is_none() && dir.is_none() {
+        return Ok(RootCerts::Specific(default_roots()));
+    }
+    let named = [("SSL_CERT_FILE", &file), ("SSL_CERT_DIR", &dir)]
+        .iter()
+        .filter_map(|(name, v)| v.as_ref().map(|v| format!("{name}={v}")))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    if let Some(path) = &file {
+        std::fs::metadata(path)
+            .map_err(|e| Error::config(format!("SSL_CERT_FILE={path} cannot be read: {e}")))?;
+    }
+    let loaded = rustls_native_certs::load_certs_from_paths(
+        file.as_deref().map(std::path::Path::new),
+        dir.as_deref().map(std::path::Path::new),
+    );
+    if loaded.certs.is_empty() {
+        let why = loaded
+            .errors
+            .first()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
         return Err(Error::config(format!(
-            "SSL_CERT_FILE={path} holds no PEM certificate"
+            "{named} holds no PEM certificate{why}"
         )));
     }
-    Ok(RootCerts::new_with_certs(&certs))
+    let certs: Vec<Certificate<'static>> = loaded
+        .certs
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect();
+    Ok(RootCerts::Specific(Arc::new(certs)))
+}
+
+/// The OS store plus the bundled roots, read once per process (reading the store costs
+/// milliseconds, and every client would otherwise pay it).
+fn default_roots() -> Arc<Vec<Certificate<'static>>> {
+    static ROOTS: std::sync::OnceLock<Arc<Vec<Certificate<'static>>>> = std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            // Errors of the OS store (an unreadable file among many) leave the bundled roots.
+            let native = rustls_native_certs::load_native_certs().certs;
+            let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+            let certs = native
+                .iter()
+                .map(|der| der.as_ref())
+                .chain(bundled.iter().map(|der| der.as_ref()))
+                .map(|der| Certificate::from_der(der).to_owned())
+                .collect();
+            Arc::new(certs)
+        })
+        .clone()
 }
 
 /// How long a host's resolved addresses are reused.
@@ -109,37 +149,34 @@ impl Resolver for CachingResolver {
 /// Granularity of socket timeouts; see [`CoarseTimeouts`].
 const TIMEOUT_STEP_MS: u128 = 50;
 
-/// How often a read waiting for a cancellable stream looks at its cancel flag.
-const CANCEL_POLL: Duration = Duration::from_millis(100);
-
 thread_local! {
-    /// The cancel flag of the stream this thread is opening, picked up by the connection that
-    /// writes its request (ureq writes on the calling thread).
-    static OPENING_STREAM: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
+    /// The cancel token of the request this thread is sending, picked up by the connection that
+    /// writes it (ureq writes on the calling thread and gives a connection no other way to
+    /// learn which request it carries). Set and cleared only by [`send`].
+    static SENDING: RefCell<Option<CancelToken>> = const { RefCell::new(None) };
 }
 
-/// Marks the requests this thread sends while the guard lives as belonging to a cancellable
-/// stream: a read blocked on their connection then ends within [`CANCEL_POLL`] of a cancel.
-pub(crate) struct CancellableRequests;
+/// Clears [`SENDING`] when `send` returns, however it returns.
+struct SendingGuard;
 
-impl CancellableRequests {
-    pub(crate) fn new(flag: Arc<AtomicBool>) -> CancellableRequests {
-        OPENING_STREAM.with(|slot| *slot.borrow_mut() = Some(flag));
-        CancellableRequests
+impl SendingGuard {
+    fn set(token: Option<&CancelToken>) -> SendingGuard {
+        SENDING.with(|slot| *slot.borrow_mut() = token.cloned());
+        SendingGuard
     }
 }
 
-impl Drop for CancellableRequests {
+impl Drop for SendingGuard {
     fn drop(&mut self) {
-        OPENING_STREAM.with(|slot| *slot.borrow_mut() = None);
+        SENDING.with(|slot| *slot.borrow_mut() = None);
     }
 }
 
-/// The I/O error a cancelled read ends with; the stream reports it as `CANCELLED`.
+/// The I/O error a cancelled read ends with; callers report it as `CANCELLED`.
 fn cancelled_read() -> ureq::Error {
     ureq::Error::Io(std::io::Error::new(
         std::io::ErrorKind::Interrupted,
-        "the stream was cancelled",
+        "the request was cancelled",
     ))
 }
 
@@ -148,12 +185,14 @@ fn cancelled_read() -> ureq::Error {
 ///   deadline, which differs every time: one `setsockopt` syscall per read and per write.
 ///   Rounding the time left up to [`TIMEOUT_STEP_MS`] makes consecutive values equal, and ureq
 ///   skips the syscall when the value is unchanged. A deadline may so fire up to one step late.
-/// - While the connection carries a cancellable stream, reads wait in [`CANCEL_POLL`] slices
-///   and end with a cancellation error once the stream's flag is set.
+/// - While the connection carries a request with a cancel token, reads wait in [`CANCEL_POLL`]
+///   slices and end with a cancellation error once the token is cancelled.
+/// - A read interrupted by a signal (EINTR) is resumed, as Python does since PEP 475, instead of
+///   failing the request as a broken connection.
 #[derive(Debug)]
 struct CoarseTimeouts<T> {
     inner: T,
-    cancel: Option<Arc<AtomicBool>>,
+    cancel: Option<CancelToken>,
 }
 
 fn coarse(mut timeout: NextTimeout) -> NextTimeout {
@@ -177,34 +216,39 @@ impl<T: Transport> Transport for CoarseTimeouts<T> {
         amount: usize,
         timeout: NextTimeout,
     ) -> std::result::Result<(), ureq::Error> {
-        // Each request on this (possibly pooled) connection says again whether it is a stream's.
-        self.cancel = OPENING_STREAM.with(|slot| slot.borrow().clone());
+        // Each request on this (possibly pooled) connection says again whether it is cancellable.
+        self.cancel = SENDING.with(|slot| slot.borrow().clone());
         self.inner.transmit_output(amount, coarse(timeout))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
-        let Some(flag) = self.cancel.clone() else {
-            return self.inner.await_input(coarse(timeout));
-        };
         let limit = timeout.for_read();
         let deadline = match limit.after {
             TimeDuration::Exact(left) => Some(Instant::now() + left),
             TimeDuration::NotHappening => None,
         };
+        // The flag is looked at before every wait, the poll function (which may be costly, e.g.
+        // take Python's GIL) only after a slice passed in silence.
+        let mut waited = false;
         loop {
-            if flag.load(Ordering::SeqCst) {
+            let cancelled = |t: &CancelToken| if waited { t.is_cancelled() } else { t.is_set() };
+            if self.cancel.as_ref().is_some_and(cancelled) {
                 return Err(cancelled_read());
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let slice = left.map_or(CANCEL_POLL, |l| l.min(CANCEL_POLL));
-            let step = NextTimeout {
-                after: TimeDuration::Exact(slice),
-                reason: limit.reason,
-                per_read: None,
-                per_write: limit.per_write,
+            let step = match (&self.cancel, left) {
+                (None, _) => timeout,
+                (Some(_), left) => NextTimeout {
+                    after: TimeDuration::Exact(left.map_or(CANCEL_POLL, |l| l.min(CANCEL_POLL))),
+                    reason: limit.reason,
+                    per_read: None,
+                    per_write: limit.per_write,
+                },
             };
+            let sliced = self.cancel.is_some() && left.is_none_or(|l| l > CANCEL_POLL);
             match self.inner.await_input(coarse(step)) {
-                Err(ureq::Error::Timeout(_)) if left.is_none_or(|l| l > slice) => continue,
+                Err(ureq::Error::Timeout(_)) if sliced => waited = true,
+                Err(ureq::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 other => return other,
             }
         }
@@ -267,6 +311,48 @@ pub fn build_agent(profile: &Profile, env: &Env) -> Result<Agent> {
     ))
 }
 
+/// The client's agent, replaced when the process forked. A child must never reuse a keep-alive
+/// connection its parent opened: both would write requests on one socket and read each other's
+/// answers. The pid is compared on every request (one `getpid`, far below a request's cost);
+/// `pthread_atfork` would avoid it but needs unsafe code in core.
+pub struct AgentCell {
+    pid: std::sync::atomic::AtomicU32,
+    agent: std::sync::RwLock<Agent>,
+}
+
+impl AgentCell {
+    /// Holds `agent`, built in this process.
+    pub fn new(agent: Agent) -> AgentCell {
+        AgentCell {
+            pid: std::sync::atomic::AtomicU32::new(std::process::id()),
+            agent: std::sync::RwLock::new(agent),
+        }
+    }
+
+    /// The agent for this process; after a fork, a new one from `build` (once per process).
+    pub fn get(&self, build: impl FnOnce() -> Result<Agent>) -> Result<Agent> {
+        let pid = std::process::id();
+        if self.pid.load(Ordering::Acquire) == pid {
+            return Ok(self.agent.read().unwrap_or_else(|p| p.into_inner()).clone());
+        }
+        let mut agent = self.agent.write().unwrap_or_else(|p| p.into_inner());
+        if self.pid.load(Ordering::Acquire) != pid {
+            let inherited = std::mem::replace(&mut *agent, build()?);
+            // Dropping would close the parent's pooled sockets from here (a TLS close could
+            // even be written on them); leaking the child's copies of them is harmless.
+            std::mem::forget(inherited);
+            self.pid.store(pid, Ordering::Release);
+        }
+        Ok(agent.clone())
+    }
+}
+
+impl std::fmt::Debug for AgentCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AgentCell")
+    }
+}
+
 /// Which deadline a request runs under.
 #[derive(Debug, Clone, Copy)]
 pub enum Deadline {
@@ -293,6 +379,10 @@ pub struct Outgoing<'a> {
     pub body: Option<&'a [u8]>,
     /// Deadline policy.
     pub deadline: Deadline,
+    /// Cancels the request while it waits for bytes (this response's body reads included).
+    pub cancel: Option<&'a CancelToken>,
+    /// Secrets to keep out of the debug log.
+    pub scrubber: &'a Scrubber,
 }
 
 fn log_enabled() -> bool {
@@ -308,27 +398,24 @@ fn log_request(out: &Outgoing<'_>) {
     if !log_enabled() {
         return;
     }
+    // Redacted by name and by value: a key in an unexpected header is still a key.
     let headers: Vec<String> = out
         .headers
         .iter()
         .map(|(n, v)| {
-            format!(
-                "{n}: {}",
-                if is_sensitive_header(n) {
-                    "<redacted>"
-                } else {
-                    v
-                }
-            )
+            let secret = is_sensitive_header(n) || out.scrubber.finds_secret_in(v);
+            format!("{n}: {}", if secret { "<redacted>" } else { v })
         })
         .collect();
     eprintln!("aigw: {} {} [{}]", out.method, out.url, headers.join("; "));
 }
 
-/// Sends one request; upstream statuses (any) come back as `Ok`.
+/// Sends one request; upstream statuses (any) come back as `Ok`. Transport failures come back
+/// typed; a cancelled request is `CANCELLED`.
 pub fn send(agent: &Agent, out: &Outgoing<'_>) -> Result<Response<Body>> {
     log_request(out);
     let started = Instant::now();
+    let _sending = SendingGuard::set(out.cancel);
     // The builders of GET and POST are different types; one macro applies headers and deadline.
     macro_rules! prepared {
         ($builder:expr) => {{
@@ -357,10 +444,19 @@ pub fn send(agent: &Agent, out: &Outgoing<'_>) -> Result<Response<Body>> {
                 r.status().as_u16(),
                 started.elapsed().as_millis()
             ),
-            Err(e) => eprintln!("aigw: <- error {e} in {} ms", started.elapsed().as_millis()),
+            Err(e) => eprintln!(
+                "aigw: <- error {} in {} ms",
+                out.scrubber.scrub(&e.to_string()),
+                started.elapsed().as_millis()
+            ),
         }
     }
-    result.map_err(|e| map_ureq_error(e, out.url, out.deadline, Phase::Response))
+    result.map_err(|e| {
+        if out.cancel.is_some_and(CancelToken::is_set) {
+            return cancelled_error("request");
+        }
+        map_ureq_error(e, out.url, out.deadline, Phase::Response)
+    })
 }
 
 /// Where a failure happened, to name the timeout phase.
@@ -410,9 +506,17 @@ pub fn map_ureq_error(err: ureq::Error, url: &str, deadline: Deadline, phase: Ph
             ErrorCode::Connection,
             format!("could not resolve the host of {url}"),
         ),
-        ureq::Error::ConnectionFailed => {
-            Error::new(ErrorCode::Connection, format!("could not connect to {url}"))
-        }
+        ureq::Error::ConnectionFailed => match proxy_for(url) {
+            Some(proxy) => Error::new(
+                ErrorCode::Connection,
+                format!("could not connect to the proxy {proxy} (from the proxy environment variables) on the way to {url}"),
+            ),
+            None => Error::new(ErrorCode::Connection, format!("could not connect to {url}")),
+        },
+        ureq::Error::ConnectProxyFailed(why) => Error::new(
+            ErrorCode::Connection,
+            format!("the proxy {} did not open a tunnel to {url}: {why}", proxy_for(url).unwrap_or_default()),
+        ),
         ureq::Error::Tls(what) => Error::new(
             ErrorCode::Connection,
             format!("TLS failure talking to {url}: {what}"),
@@ -422,15 +526,25 @@ pub fn map_ureq_error(err: ureq::Error, url: &str, deadline: Deadline, phase: Ph
         )),
         ureq::Error::Io(e) => map_io_error(e, url, deadline, phase),
         ureq::Error::BadUri(u) => Error::config(format!("invalid URL {u}")),
-        ureq::Error::Protocol(e) => Error::new(
-            ErrorCode::Connection,
-            format!("connection to {url} broke mid-response ({e})"),
-        ),
+        ureq::Error::Protocol(e) => Error::protocol(format!(
+            "malformed HTTP response from {url} ({e}); not retried"
+        )),
         other => Error::new(
             ErrorCode::Connection,
             format!("request to {url} failed: {other}"),
         ),
     }
+}
+
+/// `host:port` of the proxy the agent uses for `url` (ureq reads the same variables when the
+/// agent is built), or `None` when the request goes direct. Never shows proxy credentials.
+fn proxy_for(url: &str) -> Option<String> {
+    let proxy = ureq::Proxy::try_from_env()?;
+    let uri: Uri = url.parse().ok()?;
+    if proxy.is_no_proxy(&uri) {
+        return None;
+    }
+    Some(format!("{}:{}", proxy.host(), proxy.port()))
 }
 
 /// Maps an I/O error from reading a body, recovering a wrapped ureq error first.
@@ -460,11 +574,19 @@ pub fn map_io_error(e: std::io::Error, url: &str, deadline: Deadline, phase: Pha
                 format!("request timed out in phase {name} (limit {ms} ms): {url}"),
             )
         }
-        K::ConnectionRefused => Error::new(
-            ErrorCode::Connection,
-            format!("connection refused by {url}"),
-        ),
+        K::ConnectionRefused => match proxy_for(url) {
+            Some(proxy) => Error::new(
+                ErrorCode::Connection,
+                format!("connection refused by the proxy {proxy} (from the proxy environment variables) on the way to {url}"),
+            ),
+            None => Error::new(
+                ErrorCode::Connection,
+                format!("connection refused by {url}"),
+            ),
+        },
         K::InvalidData => Error::protocol(format!("malformed response from {url}: {e}")),
+        // Signals are resumed in `CoarseTimeouts`; an interrupted read is a cancelled request.
+        K::Interrupted => cancelled_error("request"),
         _ => Error::new(
             ErrorCode::Connection,
             format!("connection to {url} failed: {e}"),
@@ -499,35 +621,45 @@ pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The error for a non-2xx answer: code by status, message and provider code from the body.
+/// The body is scrubbed of the client's secrets before any of it is kept (upstreams quote the
+/// key they refused), then cut to a readable length.
 pub fn status_error(
     status: u16,
     headers: &HeaderMap,
     body: &[u8],
     url: &str,
+    scrubber: &Scrubber,
 ) -> (Error, ErrorBody) {
     let parsed = parse_error_body(body);
     let code = ErrorCode::from_http_status(status);
-    let detail = parsed.message.clone().unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(&body[..body.len().min(200)])
-            .trim()
-            .to_string();
-        if text.is_empty() {
-            "no error body".to_string()
-        } else {
-            text
+    let detail = match &parsed.message {
+        Some(message) => scrubber.scrub(message).into_owned(),
+        None => {
+            let text = scrubber.scrub_prefix(body, 200).trim().to_string();
+            if text.is_empty() {
+                "no error body".to_string()
+            } else {
+                text
+            }
         }
-    });
+    };
     let what = match code {
         ErrorCode::Auth => "authentication failed (check the key and, for authenticated gateways, gateway.authorization)",
         ErrorCode::RateLimited => "rate limited",
+        _ if (300..400).contains(&status) => "redirected (aigw does not follow redirects: point provider.base_url at the final URL)",
         _ => "request failed",
     };
-    let mut err = Error::new(code, format!("{what}: HTTP {status} from {url}: {detail}"));
+    let mut message = format!("{what}: HTTP {status} from {url}: {detail}");
+    if (300..400).contains(&status) {
+        let location = header(headers, "location").unwrap_or("(no Location header)");
+        message.push_str(&format!("; Location: {}", scrubber.scrub(location)));
+    }
+    let mut err = Error::new(code, message);
     err.http_status = Some(status);
     err.provider_code = parsed.code.clone();
     err.request_id = request_id(headers);
     err.retry_after_ms = server_delay(headers, SystemTime::now());
-    (err, parsed)
+    (scrubber.scrub_error(err), parsed)
 }
 
 /// `x-request-id`, else `cf-aig-log-id`.
