@@ -202,7 +202,11 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(hi), Some(lo)) => {
                 out.push((hi * 16 + lo) as u8);
                 i += 3;
@@ -302,7 +306,9 @@ fn bad_header_char(value: &str) -> Option<String> {
         .find(|(_, c)| !(*c == '\t' || (' '..='~').contains(c)))?;
     Some(match c {
         '\r' | '\n' | '\0' => format!("CR, LF or NUL at byte {at} (header injection is refused)"),
-        c if c.is_ascii_control() => format!("the control character U+{:04X} at byte {at}", c as u32),
+        c if c.is_ascii_control() => {
+            format!("the control character U+{:04X} at byte {at}", c as u32)
+        }
         c => format!("the non-ASCII character U+{:04X} at byte {at}", c as u32),
     })
 }

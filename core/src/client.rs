@@ -292,7 +292,9 @@ impl Client {
             .iter()
             .filter(|(n, _)| is_sensitive_header(n))
             .map(|(_, v)| v.as_str());
-        self.inner.scrubber.with_values(from_options.chain(from_gateway))
+        self.inner
+            .scrubber
+            .with_values(from_options.chain(from_gateway))
     }
 
     /// Scrubs an error leaving the client: every public call ends here, so no text built from
@@ -392,13 +394,8 @@ impl Client {
                     let status = response.status().as_u16();
                     let bytes = transport::read_body(response.body_mut(), 1 << 20, url, deadline)
                         .unwrap_or_default();
-                    let (mut err, parsed) = transport::status_error(
-                        status,
-                        response.headers(),
-                        &bytes,
-                        url,
-                        &scrubber,
-                    );
+                    let (mut err, parsed) =
+                        transport::status_error(status, response.headers(), &bytes, url, &scrubber);
                     attempt.status = Some(status);
                     attempt.error = Some(err.code);
                     attempts.push(attempt);
@@ -888,7 +885,11 @@ fn client_scrubber(
             .filter_map(|(n, v)| sensitive((n.as_str(), v.as_str()))),
     );
     if let Ok(gateway) = gateway_headers {
-        secrets.extend(gateway.iter().filter_map(|(n, v)| sensitive((n, v.as_str()))));
+        secrets.extend(
+            gateway
+                .iter()
+                .filter_map(|(n, v)| sensitive((n, v.as_str()))),
+        );
     }
     for name in [
         "ALL_PROXY",

@@ -30,8 +30,8 @@ pub use client::{Client, RequestOptions};
 pub use error::{Attempt, Error, ErrorCode, Result};
 pub use gateway::GatewayOptions;
 pub use profile::{ConfigFile, Profile};
-pub use scrub::Scrubber;
 pub use registry::{providers, providers_json, resolve_kind, ProviderKind};
+pub use scrub::Scrubber;
 pub use stream::{CancelHandle, ChatStream, StreamChunk};
 
 /// The crate version, shared by every language binding.

@@ -50,7 +50,7 @@ impl Scrubber {
                 }
             }
         }
-        self.secrets.sort_by(|a, b| b.len().cmp(&a.len()));
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
     fn add(&mut self, value: &str) {
@@ -117,10 +117,11 @@ impl Scrubber {
             return err;
         }
         self.scrub_string(&mut err.message);
-        for field in [&mut err.provider_code, &mut err.request_id] {
-            if let Some(text) = field {
-                self.scrub_string(text);
-            }
+        for text in [&mut err.provider_code, &mut err.request_id]
+            .into_iter()
+            .flatten()
+        {
+            self.scrub_string(text);
         }
         err
     }

@@ -24,9 +24,9 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use crate::auth::{is_sensitive_header, Env};
 use crate::cancel::{cancelled_error, CancelToken, CANCEL_POLL};
 use crate::error::{Error, ErrorCode, Result};
-use crate::scrub::Scrubber;
 use crate::gateway::{parse_error_body, ErrorBody};
 use crate::profile::Profile;
+use crate::scrub::Scrubber;
 
 /// Root certificates. `SSL_CERT_FILE` and `SSL_CERT_DIR`, when set, replace every other root
 /// (their meaning in OpenSSL); otherwise the operating system's trust store (so a corporate CA

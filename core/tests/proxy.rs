@@ -52,6 +52,25 @@ fn https_proxy_is_used_and_no_proxy_bypasses_it() {
         seen_rx.recv_timeout(Duration::from_millis(500)).is_err(),
         "NO_PROXY bypassed the proxy"
     );
+
+    // A proxy that refuses the connection is named as the one refusing, not the target.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    std::env::set_var(
+        "HTTPS_PROXY",
+        format!("http://user:proxy-pass-1234@127.0.0.1:{closed_port}"),
+    );
+    std::env::remove_var("NO_PROXY");
+    let e = make().list_models().unwrap_err();
+    assert_eq!(e.code, aigw_core::ErrorCode::Connection, "{e}");
+    assert!(
+        e.message
+            .contains(&format!("proxy 127.0.0.1:{closed_port}")),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains("proxy-pass-1234"), "{}", e.message);
     std::env::remove_var("HTTPS_PROXY");
     std::env::remove_var("NO_PROXY");
 }

@@ -2,64 +2,12 @@
 //! server with a certificate from a test-only CA (tests/fixtures) stands in for a gateway.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::Arc;
 
 use aigw_core::{Client, Env, ErrorCode, Profile};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::json;
 
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Serves `connections` TLS connections on 127.0.0.1, answering each with a models list.
-fn tls_server(connections: usize) -> u16 {
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(fixture("localhost.pem"))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-    let key = PrivateKeyDer::from_pem_file(fixture("localhost.key")).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    let config = Arc::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(connections) {
-            let Ok(mut tcp) = stream else { continue };
-            let _ = tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-            let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
-            let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
-                match tls.read(&mut byte) {
-                    Ok(1) => head.push(byte[0]),
-                    _ => break,
-                }
-            }
-            if head.ends_with(b"\r\n\r\n") {
-                let body = r#"{"data":[{"id":"openai/gpt-4o"}]}"#;
-                let _ = write!(
-                    tls,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = tls.flush();
-            }
-        }
-    });
-    port
-}
+mod tls_support;
+use tls_support::{fixture, tls_server};
 
 fn client(port: u16, env: HashMap<&str, String>) -> aigw_core::Result<Client> {
     let profile = json!({ "kind": "cloudflare", "base_url": format!("https://127.0.0.1:{port}/v1/a/g/openai/compat"),
@@ -105,4 +53,15 @@ fn a_bad_ssl_cert_file_is_a_config_error() {
     assert!(e.message.contains("/nonexistent/aigw-ca.pem"));
     let e = client(1, HashMap::from([("SSL_CERT_FILE", fixture("README.md"))])).unwrap_err();
     assert!(e.message.contains("no PEM certificate"), "{}", e.message);
+}
+
+#[test]
+fn ssl_cert_dir_supplies_the_roots_too() {
+    let port = tls_server(1);
+    let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let c = client(port, HashMap::from([("SSL_CERT_DIR", dir)])).unwrap();
+    let models = c
+        .list_models()
+        .expect("verified against the test CA in the directory");
+    assert_eq!(models[0]["id"], "openai/gpt-4o");
 }

@@ -37,6 +37,14 @@ fn assert_contains(message: &str, case: &Value) {
             case["name"]
         );
     }
+    for secret in case["message_excludes"].as_array().into_iter().flatten() {
+        let secret = secret.as_str().unwrap();
+        assert!(
+            !message.contains(secret),
+            "{}: `{message}` shows `{secret}`",
+            case["name"]
+        );
+    }
     if let Some(exact) = case["message"].as_str() {
         assert_eq!(message, exact, "{}", case["name"]);
     }

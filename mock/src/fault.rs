@@ -70,6 +70,20 @@ pub(crate) struct Faults {
 
     pub content: Option<String>,
     pub content_len: Option<usize>,
+
+    /// Quote the credentials the request carried in error bodies and error frames, as OpenAI's
+    /// 401 and reflecting proxies do; `echo_plain` sends the error as text/plain with the quote
+    /// straddling the first 200 bytes.
+    pub echo_secrets: bool,
+    pub echo_plain: bool,
+    /// A response whose status line is not HTTP.
+    pub malformed_http: bool,
+    /// A 200 chat body with an array nested this deep inside it.
+    pub deep_json: Option<usize>,
+    /// A 307 pointing elsewhere.
+    pub redirect: bool,
+    /// The quoted credentials, filled in by the route from the request.
+    pub echo: Option<String>,
 }
 
 /// Upper bounds keep a mistyped number from turning the mock into a resource hog.
@@ -185,6 +199,11 @@ impl Faults {
                     "comments" => flag(&mut self.comments)?,
                     "content" => self.content = Some(percent_decode(text()?)),
                     "content_len" => self.content_len = Some(count(MAX_CONTENT_LEN)?),
+                    "echo_secrets" => flag(&mut self.echo_secrets)?,
+                    "echo_plain" => flag(&mut self.echo_plain)?,
+                    "malformed_http" => flag(&mut self.malformed_http)?,
+                    "deep_json" => self.deep_json = Some(count(1_000_000)?),
+                    "redirect" => flag(&mut self.redirect)?,
                     _ => return Err(format!("unknown mock fault directive `{name}`")),
                 }
             }

@@ -296,6 +296,34 @@ fn header_fault_spec(req: &Request) -> String {
         .join(";")
 }
 
+/// The credentials a request carried, quoted the way upstreams echo them back.
+fn echoed_credentials(req: &Request) -> String {
+    [
+        "authorization",
+        "x-api-key",
+        "cf-aig-authorization",
+        "proxy-authorization",
+    ]
+    .iter()
+    .filter_map(|name| req.header(name).map(|v| format!("{name}={v}")))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// Parses the request's faults for `route`, with tag/times applied and echoes filled in.
+fn request_faults(
+    state: &State,
+    req: &Request,
+    spec: &str,
+    route: Route,
+) -> Result<Faults, String> {
+    let mut faults = gate(state, route, Faults::parse(spec, route)?);
+    if faults.echo_secrets || faults.echo_plain {
+        faults.echo = Some(echoed_credentials(req));
+    }
+    Ok(faults)
+}
+
 /// Applies `tag`/`times`: after a tag has been seen `times` times its faults stop applying.
 fn gate(state: &State, route: Route, faults: Faults) -> Faults {
     if !faults.any || (faults.tag.is_none() && faults.times.is_none()) {
@@ -358,6 +386,20 @@ fn common_faults(reply: &mut Reply, faults: &Faults) -> Option<Next> {
     if faults.reset_before_headers {
         return Some(Next::Abort);
     }
+    if faults.malformed_http {
+        let _ = reply
+            .w
+            .write_all(b"HTTP/1.1 two-hundred OK\r\ncontent-length: 2\r\n\r\n{}")
+            .and_then(|()| reply.w.flush());
+        return Some(Next::Abort);
+    }
+    if faults.redirect {
+        reply.set_header(
+            "location",
+            "https://elsewhere.example/v1/chat/completions".to_string(),
+        );
+        return Some(reply.send(307, "text/plain", b"moved"));
+    }
     if faults.headers_no_body {
         let extra = [
             ("content-type", "application/json".to_string()),
@@ -380,6 +422,10 @@ fn common_faults(reply: &mut Reply, faults: &Faults) -> Option<Next> {
     }
     if faults.wants_error() {
         let status = faults.status.unwrap_or(400);
+        if let (true, Some(echo)) = (faults.echo_plain, &faults.echo) {
+            let body = format!("{} refused {echo}", "x".repeat(180));
+            return Some(reply.send(status, "text/plain", body.as_bytes()));
+        }
         let body = if faults.v4_errors {
             json!({
                 "success": false,
@@ -394,7 +440,11 @@ fn common_faults(reply: &mut Reply, faults: &Faults) -> Option<Next> {
                 Some(code) => code.clone(),
                 None => format!("mock_{status}"),
             };
-            openai_error(&format!("mock status {status}"), "mock_error", &code)
+            let message = match &faults.echo {
+                Some(echo) => format!("Incorrect API key provided: {echo}"),
+                None => format!("mock status {status}"),
+            };
+            openai_error(&message, "mock_error", &code)
         };
         return Some(reply.json(status, &body));
     }
@@ -403,6 +453,14 @@ fn common_faults(reply: &mut Reply, faults: &Faults) -> Option<Next> {
     }
     if faults.not_openai_shape {
         return Some(reply.json(200, &json!({"hello": "world"})));
+    }
+    if let Some(depth) = faults.deep_json {
+        let body = format!(
+            r#"{{"id":"deep","object":"chat.completion","choices":[{{"index":0,"message":{{"role":"assistant","content":"deep"}},"finish_reason":"stop"}}],"x":{}{}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        return Some(reply.send(200, "application/json", body.as_bytes()));
     }
     None
 }
@@ -466,8 +524,8 @@ fn models(state: &State, reply: &mut Reply, req: &Request) -> Next {
     if !authorized(state, req) {
         return unauthorized(reply);
     }
-    let faults = match Faults::parse(&header_fault_spec(req), Route::Models) {
-        Ok(faults) => gate(state, Route::Models, faults),
+    let faults = match request_faults(state, req, &header_fault_spec(req), Route::Models) {
+        Ok(faults) => faults,
         Err(message) => return bad_fault(reply, &message),
     };
     if let Some(next) = common_faults(reply, &faults) {
@@ -615,8 +673,8 @@ fn chat(state: &State, reply: &mut Reply, req: &Request, number: u64) -> Next {
     } else {
         model
     };
-    let faults = match Faults::parse(&spec, Route::Chat) {
-        Ok(faults) => gate(state, Route::Chat, faults),
+    let faults = match request_faults(state, req, &spec, Route::Chat) {
+        Ok(faults) => faults,
         Err(message) => return bad_fault(reply, &message),
     };
 

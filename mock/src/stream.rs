@@ -110,9 +110,14 @@ fn build_events(answer: &Answer, faults: &Faults) -> Vec<Vec<u8>> {
             let template = chunk(answer, false, PLACEHOLDER, false);
             events.push(data(&with_raw_bytes(&template, INVALID_UTF8)));
         }
+        let echo = faults
+            .echo
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
         if faults.sse_error_frame {
             let error = json!({"error": {
-                "message": "upstream overloaded",
+                "message": format!("upstream overloaded{echo}"),
                 "type": "server_error",
                 "code": "overloaded",
             }});
@@ -120,10 +125,8 @@ fn build_events(answer: &Answer, faults: &Faults) -> Vec<Vec<u8>> {
             return events;
         }
         if faults.sse_event_error {
-            events.push(frame(&[
-                ("event", b"error"),
-                ("data", br#"{"message":"boom"}"#),
-            ]));
+            let error = json!({ "message": format!("boom{echo}") }).to_string();
+            events.push(frame(&[("event", b"error"), ("data", error.as_bytes())]));
             return events;
         }
     }

@@ -130,6 +130,11 @@ static void check_expected_error(const json_value *item, aigw_status got, aigw_e
             CHECK(0);
         }
     }
+    parts = json_get(item, "message_excludes");
+    for (j = 0; parts != NULL && j < parts->count; j++) {
+        const char *secret = parts->items[j].string;
+        CHECK(secret != NULL && strstr(aigw_error_message(err), secret) == NULL);
+    }
 }
 
 /* Builds a client from `profile_json`; returns the describe() document or NULL on failure. */

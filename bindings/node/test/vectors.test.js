@@ -4,6 +4,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const util = require('node:util');
 const aigw = require('..');
 const { readVectors, caught } = require('./helpers');
 
@@ -39,6 +40,9 @@ test('route vectors: describe().route', async (t) => {
         assert.ok(err instanceof Error);
         assert.equal(err.code, c.error);
         assertContains(err.message, c.message_contains);
+        for (const secret of c.message_excludes ?? []) {
+          assert.ok(!err.message.includes(secret) && !util.inspect(err).includes(secret), secret);
+        }
         return;
       }
       const route = new aigw.Client(c.profile).describe().route;

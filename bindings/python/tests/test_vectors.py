@@ -19,6 +19,8 @@ ERRORS = load_vectors("errors.json")
 def check_message(error: BaseException, case: dict[str, Any]) -> None:
     for text in case.get("message_contains", []):
         assert text in str(error), case["name"] if "name" in case else case
+    for secret in case.get("message_excludes", []):
+        assert secret not in str(error) and secret not in repr(error)
     if "message" in case:
         assert str(error) == case["message"]
 
