@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::{Map, Value};
 
-use crate::blocking;
+use crate::{blocking, interruptible, SignalWatch};
 use crate::conversion;
 use crate::errors::{invalid_argument, to_py_err};
 use crate::stream::ChatStream;
@@ -115,9 +115,12 @@ impl Client {
         params: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let body = request_body(py, messages, params)?;
-        let options = request_options(py, gateway, extra_headers, timeout)?;
+        let mut options = request_options(py, gateway, extra_headers, timeout)?;
         let client = &self.inner;
-        let response = blocking(py, || client.chat(body, &options))?;
+        let response = interruptible(py, &SignalWatch::default(), |cancel| {
+            options.cancel = Some(cancel);
+            client.chat(body, &options)
+        })?;
         conversion::to_py(py, &response)
     }
 
@@ -133,10 +136,15 @@ impl Client {
         params: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<ChatStream> {
         let body = request_body(py, messages, params)?;
-        let options = request_options(py, gateway, extra_headers, timeout)?;
+        let mut options = request_options(py, gateway, extra_headers, timeout)?;
         let client = &self.inner;
-        let stream = blocking(py, || client.chat_stream(body, &options))?;
-        Ok(ChatStream::new(stream))
+        // The stream keeps this watch: every later read notices Ctrl-C the same way.
+        let watch = SignalWatch::default();
+        let stream = interruptible(py, &watch, |cancel| {
+            options.cancel = Some(cancel);
+            client.chat_stream(body, &options)
+        })?;
+        Ok(ChatStream::new(stream, watch))
     }
 
     /// The provider's model catalog (cached per client).

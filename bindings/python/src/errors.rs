@@ -3,7 +3,7 @@
 //! one exhaustive `match` and fills the attributes.
 
 use aigw_core::{Error, ErrorCode};
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyException, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
@@ -43,6 +43,11 @@ fn errors_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
 /// `RuntimeError` carrying the original message).
 pub fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
     build(py, &error).unwrap_or_else(|cause| {
+        // A signal handler may run while the exception is built: its KeyboardInterrupt (or
+        // SystemExit) wins, with its type, rather than turning into a RuntimeError.
+        if !cause.is_instance_of::<PyException>(py) {
+            return cause;
+        }
         PyRuntimeError::new_err(format!(
             "{} (and the aigw exception could not be built: {cause})",
             error

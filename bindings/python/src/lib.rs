@@ -9,8 +9,9 @@ mod registry;
 mod stream;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use aigw_core::{Error, ErrorCode};
+use aigw_core::{CancelToken, Error, ErrorCode};
 use pyo3::prelude::*;
 
 /// Runs a blocking core call with the GIL released (other Python threads keep running while it
@@ -35,6 +36,55 @@ where
         })
     })
     .map_err(|e| errors::to_py_err(py, e))
+}
+
+/// Lets a blocked call notice Ctrl-C. A call waiting on the network runs without the GIL and
+/// cannot see signals; its cancel token asks Python every 100 ms of silence (`check_signals`,
+/// which runs the handlers; off the main thread it does nothing). When a handler raises
+/// (`KeyboardInterrupt`), the call is cancelled, its connection dropped, and the handler's
+/// exception is what the caller gets.
+#[derive(Clone, Default)]
+pub(crate) struct SignalWatch {
+    raised: Arc<Mutex<Option<PyErr>>>,
+}
+
+impl SignalWatch {
+    /// A cancel token that polls for signals and keeps what their handlers raised.
+    pub(crate) fn token(&self) -> CancelToken {
+        let raised = self.raised.clone();
+        CancelToken::with_poll(move || {
+            Python::attach(|py| match py.check_signals() {
+                Ok(()) => false,
+                Err(e) => {
+                    *raised.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                    true
+                }
+            })
+        })
+    }
+
+    /// What a signal handler raised during the call, once.
+    pub(crate) fn take(&self) -> Option<PyErr> {
+        self.raised
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// [`blocking`] for a call that takes a cancel token: Ctrl-C ends it promptly (see
+/// [`SignalWatch`]) and raises the handler's exception, whatever the call returned.
+pub(crate) fn interruptible<T, F>(py: Python<'_>, watch: &SignalWatch, f: F) -> PyResult<T>
+where
+    F: FnOnce(CancelToken) -> aigw_core::Result<T> + Send,
+    T: Send,
+{
+    let token = watch.token();
+    let result = blocking(py, move || f(token));
+    match watch.take() {
+        Some(raised) => Err(raised),
+        None => result,
+    }
 }
 
 #[pymodule]

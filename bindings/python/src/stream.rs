@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyAny;
 use serde_json::Value;
 
-use crate::blocking;
+use crate::{blocking, SignalWatch};
 use crate::conversion;
 
 /// A streaming chat answer. `meta` holds the response metadata (status, model, request id,
@@ -20,12 +20,15 @@ pub struct ChatStream {
     /// `None` once finished, failed or closed: the connection is gone by then.
     stream: Mutex<Option<aigw_core::ChatStream>>,
     cancel: CancelHandle,
+    /// Holds what a signal handler raised while a read waited (see `SignalWatch`).
+    watch: SignalWatch,
     meta: Value,
 }
 
 impl ChatStream {
-    pub fn new(stream: aigw_core::ChatStream) -> ChatStream {
+    pub fn new(stream: aigw_core::ChatStream, watch: SignalWatch) -> ChatStream {
         ChatStream {
+            watch,
             cancel: stream.cancel_handle(),
             meta: stream.meta().clone(),
             stream: Mutex::new(Some(stream)),
@@ -50,7 +53,7 @@ impl ChatStream {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        // Ctrl-C between chunks: the wait itself runs without the GIL and cannot see signals.
+        // Ctrl-C between chunks; during a wait, the stream's token notices it (`SignalWatch`).
         py.check_signals()?;
         let chunk = blocking(py, || {
             let mut guard = self.lock();
@@ -62,8 +65,11 @@ impl ChatStream {
                 *guard = None;
             }
             next
-        })?;
-        chunk
+        });
+        if let Some(raised) = self.watch.take() {
+            return Err(raised);
+        }
+        chunk?
             .map(|chunk| conversion::to_py(py, &chunk.value))
             .transpose()
     }
