@@ -210,7 +210,9 @@ export interface ProviderKind {
 
 /**
  * A streaming chat answer: `for await (const chunk of stream)`. Leaving the loop early
- * (`break`, `return`, a throw) closes the stream and drops its connection.
+ * (`break`, `return`, a throw) closes the stream and drops its connection. Chunks are read only
+ * while you ask for them (one per `next()`), and a stream dropped without `close()` is closed
+ * when it is garbage-collected.
  */
 export declare class ChatStream implements AsyncIterableIterator<ChatChunk> {
   private constructor();

@@ -2,8 +2,9 @@
 // aigw for Node: routes and authenticates LLM requests (Cloudflare AI Gateway first).
 //
 // A thin layer over the native addon (binding.d.ts): objects cross as JSON text, because
-// JSON.stringify/JSON.parse are faster than walking objects through Node-API, and streams hand
-// over every chunk that is already queued in one hop. Types and docs: index.d.ts.
+// JSON.stringify/JSON.parse are faster than walking objects through Node-API, and streams read
+// one chunk per next() (never ahead, so streams nobody consumes hold no thread). Types and docs:
+// index.d.ts.
 
 const path = require('node:path');
 
@@ -91,8 +92,6 @@ const DONE = Object.freeze({ value: undefined, done: true });
 
 class ChatStream {
   #native;
-  #batch = null;
-  #index = 0;
   #meta = null;
   #pending = null;
 
@@ -117,43 +116,22 @@ class ChatStream {
   }
 
   next() {
-    if (this.#batch !== null) return Promise.resolve(this.#shift());
     if (this.#pending !== null) {
       const again = () => this.next();
       return this.#pending.then(again, again);
     }
-    let text;
-    try {
-      text = this.#native.take();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (text !== null) return Promise.resolve(this.#deliver(text));
-    const waiting = this.#native.wait().then(
-      (batch) => {
+    const reading = this.#native.wait().then(
+      (text) => {
         this.#pending = null;
-        return this.#deliver(batch);
+        return text === '' ? DONE : { value: JSON.parse(text), done: false };
       },
       (err) => {
         this.#pending = null;
         throw err;
       },
     );
-    this.#pending = waiting;
-    return waiting;
-  }
-
-  #deliver(text) {
-    if (text === '') return DONE;
-    this.#batch = JSON.parse(text);
-    this.#index = 0;
-    return this.#shift();
-  }
-
-  #shift() {
-    const value = this.#batch[this.#index++];
-    if (this.#index === this.#batch.length) this.#batch = null;
-    return { value, done: false };
+    this.#pending = reading;
+    return reading;
   }
 
   /** Called by `break`/`return` inside `for await`: closes the stream. */
@@ -168,13 +146,11 @@ class ChatStream {
 
   /** Cancels the stream: the next read rejects with CANCELLED; the connection is dropped. */
   cancel() {
-    this.#batch = null;
     this.#native.cancel();
   }
 
   /** Closes the stream: iteration ends; an unfinished connection is dropped. */
   close() {
-    this.#batch = null;
     this.#native.close();
   }
 }
