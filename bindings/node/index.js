@@ -29,11 +29,36 @@ const native = loadBinding();
 /** JSON text for the native side; values JSON cannot hold are INVALID_ARGUMENT errors. */
 function encode(value, what) {
   if (value === undefined) return 'null';
+  let text;
   try {
-    return JSON.stringify(value);
+    text = JSON.stringify(value);
   } catch (cause) {
     return native.invalidArgument(`${what} cannot be encoded as JSON: ${cause.message}`);
   }
+  // JSON.stringify writes NaN and ±Infinity as null, where Python refuses them. A null value is
+  // their only trace, and it always follows `:`, `,` or `[` (no spaces are written), so the
+  // value is walked a second time only when the text holds one, not for every request.
+  if (text === 'null' || NULL_VALUE.test(text)) refuseNonFinite(value, what);
+  return text;
+}
+
+const NULL_VALUE = /[:,[]null/;
+
+/** Throws INVALID_ARGUMENT naming the first NaN or ±Infinity in `value`, if there is one. */
+function refuseNonFinite(value, what) {
+  const paths = new WeakMap();
+  JSON.stringify(value, function locate(key, item) {
+    const within = paths.get(this);
+    const path = within === undefined ? what : `${within}${Array.isArray(this) ? `[${key}]` : `.${key}`}`;
+    // The replacer sees values after toJSON() but before Number objects are unwrapped.
+    if ((typeof item === 'number' || item instanceof Number) && !Number.isFinite(Number(item))) {
+      native.invalidArgument(
+        `${path} is ${Number(item)}, which JSON cannot represent (JSON.stringify would send null); use a finite number`,
+      );
+    }
+    if (item !== null && typeof item === 'object') paths.set(item, path);
+    return item;
+  });
 }
 
 function encodeOptions(options) {
