@@ -21,18 +21,16 @@ export declare class NativeClient {
   chatStream(requestJson: string, optionsJson?: string | undefined | null): NativeStream
 }
 
-/** The native half of `ChatStream`: `index.js` drives it with `take()` and `wait()`. */
+/** The native half of `ChatStream`: `index.js` drives it with `wait()`. */
 export declare class NativeStream {
   /** Response metadata (JSON text) once the headers arrived, else `null`. */
   meta(): string | null
   /** Resolves with the metadata (JSON text) once the headers arrived; rejects if opening failed. */
   ready(): Promise<string>
   /**
-   * Everything queued as a JSON array text, `""` at the end, `null` when nothing is ready
-   * yet (then call `wait()`). Throws the error that ended the stream, once.
+   * The next chunk's JSON text, `""` at the end; rejects with the error that ended the
+   * stream, once. Only this call makes the stream read: nothing is read ahead.
    */
-  take(): string | null
-  /** Like `take()`, as a promise settled when something is ready. */
   wait(): Promise<string>
   /** Cancels the stream: the next read fails with `CANCELLED` and the connection is dropped. */
   cancel(): void

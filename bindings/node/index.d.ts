@@ -210,7 +210,9 @@ export interface ProviderKind {
 
 /**
  * A streaming chat answer: `for await (const chunk of stream)`. Leaving the loop early
- * (`break`, `return`, a throw) closes the stream and drops its connection.
+ * (`break`, `return`, a throw) closes the stream and drops its connection. Chunks are read only
+ * while you ask for them (one per `next()`), and a stream dropped without `close()` is closed
+ * when it is garbage-collected.
  */
 export declare class ChatStream implements AsyncIterableIterator<ChatChunk> {
   private constructor();
@@ -230,7 +232,9 @@ export declare class ChatStream implements AsyncIterableIterator<ChatChunk> {
 
 /**
  * An aigw client. Building one does no network I/O. Async methods run on aigw's own thread
- * pool and never block the event loop; `chatSync` blocks it on purpose.
+ * pool and never block the event loop; `chatSync` blocks it on purpose. A profile, request or
+ * options object holding `NaN` or `±Infinity` is refused with `INVALID_ARGUMENT` (JSON has no
+ * form for them; `JSON.stringify` would silently send `null`).
  */
 export declare class Client {
   /** Throws `CONFIG` for a bad profile (unknown kind or field, plain http to a remote host…). */

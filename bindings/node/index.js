@@ -2,8 +2,9 @@
 // aigw for Node: routes and authenticates LLM requests (Cloudflare AI Gateway first).
 //
 // A thin layer over the native addon (binding.d.ts): objects cross as JSON text, because
-// JSON.stringify/JSON.parse are faster than walking objects through Node-API, and streams hand
-// over every chunk that is already queued in one hop. Types and docs: index.d.ts.
+// JSON.stringify/JSON.parse are faster than walking objects through Node-API, and streams read
+// one chunk per next() (never ahead, so streams nobody consumes hold no thread). Types and docs:
+// index.d.ts.
 
 const path = require('node:path');
 
@@ -28,11 +29,36 @@ const native = loadBinding();
 /** JSON text for the native side; values JSON cannot hold are INVALID_ARGUMENT errors. */
 function encode(value, what) {
   if (value === undefined) return 'null';
+  let text;
   try {
-    return JSON.stringify(value);
+    text = JSON.stringify(value);
   } catch (cause) {
     return native.invalidArgument(`${what} cannot be encoded as JSON: ${cause.message}`);
   }
+  // JSON.stringify writes NaN and ±Infinity as null, where Python refuses them. A null value is
+  // their only trace, and it always follows `:`, `,` or `[` (no spaces are written), so the
+  // value is walked a second time only when the text holds one, not for every request.
+  if (text === 'null' || NULL_VALUE.test(text)) refuseNonFinite(value, what);
+  return text;
+}
+
+const NULL_VALUE = /[:,[]null/;
+
+/** Throws INVALID_ARGUMENT naming the first NaN or ±Infinity in `value`, if there is one. */
+function refuseNonFinite(value, what) {
+  const paths = new WeakMap();
+  JSON.stringify(value, function locate(key, item) {
+    const within = paths.get(this);
+    const path = within === undefined ? what : `${within}${Array.isArray(this) ? `[${key}]` : `.${key}`}`;
+    // The replacer sees values after toJSON() but before Number objects are unwrapped.
+    if ((typeof item === 'number' || item instanceof Number) && !Number.isFinite(Number(item))) {
+      native.invalidArgument(
+        `${path} is ${Number(item)}, which JSON cannot represent (JSON.stringify would send null); use a finite number`,
+      );
+    }
+    if (item !== null && typeof item === 'object') paths.set(item, path);
+    return item;
+  });
 }
 
 function encodeOptions(options) {
@@ -91,8 +117,6 @@ const DONE = Object.freeze({ value: undefined, done: true });
 
 class ChatStream {
   #native;
-  #batch = null;
-  #index = 0;
   #meta = null;
   #pending = null;
 
@@ -117,43 +141,22 @@ class ChatStream {
   }
 
   next() {
-    if (this.#batch !== null) return Promise.resolve(this.#shift());
     if (this.#pending !== null) {
       const again = () => this.next();
       return this.#pending.then(again, again);
     }
-    let text;
-    try {
-      text = this.#native.take();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (text !== null) return Promise.resolve(this.#deliver(text));
-    const waiting = this.#native.wait().then(
-      (batch) => {
+    const reading = this.#native.wait().then(
+      (text) => {
         this.#pending = null;
-        return this.#deliver(batch);
+        return text === '' ? DONE : { value: JSON.parse(text), done: false };
       },
       (err) => {
         this.#pending = null;
         throw err;
       },
     );
-    this.#pending = waiting;
-    return waiting;
-  }
-
-  #deliver(text) {
-    if (text === '') return DONE;
-    this.#batch = JSON.parse(text);
-    this.#index = 0;
-    return this.#shift();
-  }
-
-  #shift() {
-    const value = this.#batch[this.#index++];
-    if (this.#index === this.#batch.length) this.#batch = null;
-    return { value, done: false };
+    this.#pending = reading;
+    return reading;
   }
 
   /** Called by `break`/`return` inside `for await`: closes the stream. */
@@ -168,13 +171,11 @@ class ChatStream {
 
   /** Cancels the stream: the next read rejects with CANCELLED; the connection is dropped. */
   cancel() {
-    this.#batch = null;
     this.#native.cancel();
   }
 
   /** Closes the stream: iteration ends; an unfinished connection is dropped. */
   close() {
-    this.#batch = null;
     this.#native.close();
   }
 }

@@ -1,6 +1,8 @@
-//! A streaming chat for `for await`: the stream opens and reads on the pool, chunks queue up
-//! (bounded), and JavaScript takes everything queued in one hop — one JSON array text per
-//! hop instead of one promise per chunk. `close()` (what `break` calls) and `cancel()` drop the
+//! A streaming chat for `for await`: the stream opens on the pool as soon as it is created, but
+//! reads only on demand — one pool job per `wait()`, reading the one chunk JavaScript awaits.
+//! A read may block for as long as the upstream stalls, so reading ahead would let streams
+//! nobody consumes (never iterated, abandoned after a `next()`) hold pool threads and starve
+//! every other call. `close()` (what `break` calls), `cancel()` and garbage collection drop the
 //! connection as soon as no read is in progress, else right after the read in progress returns.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -11,10 +13,6 @@ use napi::Env;
 use napi_derive::napi;
 
 use crate::promise::{self, Pending};
-
-/// Read-ahead stops when this many chunks or bytes wait for JavaScript.
-const HIGH_WATER_CHUNKS: usize = 256;
-const HIGH_WATER_BYTES: usize = 1 << 20;
 
 /// How the stream ended, as JavaScript will see it.
 enum End {
@@ -30,9 +28,6 @@ struct State {
     stream: Option<ChatStream>,
     cancel: Option<CancelHandle>,
     meta: Option<String>,
-    /// Chunk texts not yet taken by JavaScript, and their total length.
-    queue: Vec<String>,
-    queued_bytes: usize,
     end: Option<End>,
     /// A pool job is opening or reading the stream.
     reading: bool,
@@ -57,49 +52,24 @@ impl Shared {
     }
 }
 
-/// What JavaScript gets from `take()`/`wait()`: a JSON array text of chunks, `""` at the end,
-/// or the error that ended the stream (once).
-enum Batch {
-    Chunks(String),
-    End,
-    Error(Error),
-}
-
 impl State {
-    /// Everything queued, or how the stream ended, or `None` when JavaScript has to wait.
-    fn take_batch(&mut self) -> Option<Batch> {
-        if !self.queue.is_empty() {
-            let mut text = String::with_capacity(self.queued_bytes + self.queue.len() + 1);
-            text.push('[');
-            for (i, chunk) in self.queue.drain(..).enumerate() {
-                if i > 0 {
-                    text.push(',');
-                }
-                text.push_str(&chunk);
-            }
-            text.push(']');
-            self.queued_bytes = 0;
-            return Some(Batch::Chunks(text));
-        }
-        match self.end.take()? {
-            End::Finished => {
-                self.end = Some(End::Finished);
-                Some(Batch::End)
-            }
-            End::Failed(e) => {
-                self.end = Some(End::Finished);
-                Some(Batch::Error(e))
-            }
-        }
+    /// How the stream ended as `wait()` reports it: `""`, or the error that ended it (once).
+    fn take_end(&mut self) -> Option<Result<String, Error>> {
+        let result = match self.end.take()? {
+            End::Finished => Ok(String::new()),
+            End::Failed(e) => Err(e),
+        };
+        self.end = Some(End::Finished);
+        Some(result)
     }
 
-    fn settle_waiter(&mut self) {
+    fn settle_waiter_with_end(&mut self) {
         if self.waiter.is_none() {
             return;
         }
-        if let Some(batch) = self.take_batch() {
+        if let Some(result) = self.take_end() {
             if let Some(waiter) = self.waiter.take() {
-                waiter.settle(batch.into_result());
+                waiter.settle(result);
             }
         }
     }
@@ -110,15 +80,9 @@ impl State {
         }
     }
 
-    fn full(&self) -> bool {
-        self.queue.len() >= HIGH_WATER_CHUNKS || self.queued_bytes >= HIGH_WATER_BYTES
-    }
-
-    /// Ends the stream: the queue is dropped and so is the connection, unless a read holds it
-    /// (then the reader drops it when the read returns).
+    /// Ends the stream: the connection is dropped, unless a read holds it (then the reader
+    /// drops it when the read returns).
     fn finish(&mut self, end: End) -> Option<ChatStream> {
-        self.queue.clear();
-        self.queued_bytes = 0;
         self.end = Some(end);
         if let Some(cancel) = &self.cancel {
             cancel.cancel();
@@ -127,22 +91,12 @@ impl State {
     }
 }
 
-impl Batch {
-    fn into_result(self) -> Result<String, Error> {
-        match self {
-            Batch::Chunks(text) => Ok(text),
-            Batch::End => Ok(String::new()),
-            Batch::Error(e) => Err(e),
-        }
-    }
-}
-
 fn cancelled(message: &str) -> Error {
     Error::new(ErrorCode::Cancelled, message)
 }
 
-/// Opens the stream, then reads ahead until the queue is full or the stream ends.
-fn open_and_read(
+/// Opens the stream, then reads one chunk if JavaScript is already waiting for it.
+fn open_then_read(
     shared: Arc<Shared>,
     client: Client,
     request_json: String,
@@ -164,7 +118,7 @@ fn open_and_read(
             state.stream = Some(stream);
             state.settle_ready(Ok(meta));
             drop(state);
-            read_ahead(&shared);
+            read_next(&shared);
         }
         Ok(stream) => {
             // Closed or cancelled while opening: report that, drop the connection now.
@@ -174,7 +128,7 @@ fn open_and_read(
                 _ => cancelled("the stream was closed before it opened"),
             };
             state.settle_ready(Err(why));
-            state.settle_waiter();
+            state.settle_waiter_with_end();
             drop(state);
             drop(stream);
         }
@@ -185,53 +139,47 @@ fn open_and_read(
             if state.end.is_none() {
                 state.end = Some(End::Failed(e));
             }
-            state.settle_waiter();
+            state.settle_waiter_with_end();
         }
     }
 }
 
-/// Reads chunks while JavaScript is behind by less than the high-water mark.
-fn read_ahead(shared: &Arc<Shared>) {
-    loop {
-        let Some(mut stream) = shared.lock().stream.take() else {
-            shared.lock().reading = false;
-            return;
-        };
-        let next = promise::guard(|| stream.next_chunk());
-        let mut state = shared.lock();
-        if state.end.is_some() {
-            // Closed or cancelled during the read: the connection goes with `stream`.
-            state.reading = false;
-            state.settle_waiter();
-            return;
-        }
-        match next {
-            Ok(Some(chunk)) => {
-                state.queued_bytes += chunk.text.len();
-                state.queue.push(chunk.text);
-                state.stream = Some(stream);
+/// Reads the chunk `wait()`'s promise awaits; without a waiter, gives the stream back unread.
+fn read_next(shared: &Shared) {
+    let mut state = shared.lock();
+    let stream = if state.waiter.is_some() {
+        state.stream.take()
+    } else {
+        None
+    };
+    let Some(mut stream) = stream else {
+        state.reading = false;
+        return;
+    };
+    drop(state);
+    let next = promise::guard(|| stream.next_chunk());
+    let mut state = shared.lock();
+    state.reading = false;
+    if state.end.is_some() {
+        // Closed or cancelled during the read: the waiter was told; the connection goes now.
+        drop(state);
+        drop(stream);
+        return;
+    }
+    match next {
+        Ok(Some(chunk)) => {
+            state.stream = Some(stream);
+            if let Some(waiter) = state.waiter.take() {
+                waiter.settle(Ok(chunk.text));
             }
-            Ok(None) => state.end = Some(End::Finished),
-            Err(e) => state.end = Some(End::Failed(e)),
         }
-        state.settle_waiter();
-        if state.end.is_some() || state.full() {
-            state.reading = false;
-            return;
-        }
+        Ok(None) => state.end = Some(End::Finished),
+        Err(e) => state.end = Some(End::Failed(e)),
     }
+    state.settle_waiter_with_end();
 }
 
-/// Starts a reader job when none runs and there is something to read and room for it.
-fn ensure_reading(shared: &Arc<Shared>, state: &mut State) {
-    if !state.reading && state.stream.is_some() && state.end.is_none() && !state.full() {
-        state.reading = true;
-        let shared = Arc::clone(shared);
-        crate::pool::spawn(move || read_ahead(&shared));
-    }
-}
-
-/// The native half of `ChatStream`: `index.js` drives it with `take()` and `wait()`.
+/// The native half of `ChatStream`: `index.js` drives it with `wait()`.
 #[napi]
 pub struct NativeStream {
     shared: Arc<Shared>,
@@ -246,7 +194,7 @@ impl NativeStream {
             }),
         });
         let opener = Arc::clone(&shared);
-        crate::pool::spawn(move || open_and_read(opener, client, request_json, options));
+        crate::pool::spawn(move || open_then_read(opener, client, request_json, options));
         NativeStream { shared }
     }
 
@@ -257,7 +205,7 @@ impl NativeStream {
         }
         state.closed = matches!(end, End::Finished);
         let stream = state.finish(end);
-        state.settle_waiter();
+        state.settle_waiter_with_end();
         drop(state);
         drop(stream);
     }
@@ -288,35 +236,26 @@ impl NativeStream {
         Ok(promise)
     }
 
-    /// Everything queued as a JSON array text, `""` at the end, `null` when nothing is ready
-    /// yet (then call `wait()`). Throws the error that ended the stream, once.
-    #[napi]
-    pub fn take(&self, env: Env) -> napi::Result<Option<String>> {
-        let mut state = self.shared.lock();
-        let batch = state.take_batch();
-        ensure_reading(&self.shared, &mut state);
-        drop(state);
-        match batch {
-            None => Ok(None),
-            Some(batch) => promise::sync(&env, || batch.into_result()).map(Some),
-        }
-    }
-
-    /// Like `take()`, as a promise settled when something is ready.
+    /// The next chunk's JSON text, `""` at the end; rejects with the error that ended the
+    /// stream, once. Only this call makes the stream read: nothing is read ahead.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn wait<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
         let (pending, promise) = Pending::new(env)?;
         let mut state = self.shared.lock();
-        if let Some(batch) = state.take_batch() {
-            pending.settle(batch.into_result());
-        } else if state.waiter.is_some() {
+        if state.waiter.is_some() {
             pending.settle(Err(Error::invalid_argument(
                 "ChatStream.next() was called while another next() was pending",
             )));
+        } else if let Some(result) = state.take_end() {
+            pending.settle(result);
         } else {
             state.waiter = Some(pending);
+            if !state.reading {
+                state.reading = true;
+                let shared = Arc::clone(&self.shared);
+                crate::pool::spawn(move || read_next(&shared));
+            }
         }
-        ensure_reading(&self.shared, &mut state);
         Ok(promise)
     }
 
@@ -335,6 +274,7 @@ impl NativeStream {
     }
 }
 
+// Runs when garbage collection finalizes an abandoned stream: its connection goes with it.
 impl Drop for NativeStream {
     fn drop(&mut self) {
         self.close();

@@ -46,6 +46,34 @@ test('INVALID_ARGUMENT: request not an object, stream: true on chat', async () =
   assert.equal(err.httpStatus, null);
 });
 
+test('INVALID_ARGUMENT: NaN and ±Infinity are refused, not sent as null', async () => {
+  const client = new aigw.Client(mock.profile());
+  const { requests } = await mock.control('stats');
+  const cases = [
+    [{ ...hello, temperature: NaN }, undefined, /^request\.temperature is NaN\b/],
+    [{ ...hello, logit_bias: { 50256: -Infinity } }, undefined, /^request\.logit_bias\.50256 is -Infinity\b/],
+    [{ messages: [{ role: 'user', content: 'hi', weights: [1, Infinity] }] }, undefined, /^request\.messages\[0\]\.weights\[1\] is Infinity\b/],
+    [hello, { timeoutMs: Infinity }, /^options\.timeoutMs is Infinity\b/],
+    [hello, { gateway: { metadata: { score: NaN } } }, /^options\.gateway\.metadata\.score is NaN\b/],
+  ];
+  for (const [request, options, message] of cases) {
+    const err = await syncAndAsync(client, request, options);
+    assert.equal(err.code, 'INVALID_ARGUMENT');
+    assert.match(err.message, message);
+    assert.match(err.message, /JSON cannot represent/);
+    const thrown = await caught(() => client.chatStream(request, options));
+    assert.equal(thrown.code, 'INVALID_ARGUMENT', 'chatStream() throws at once');
+    assert.match(thrown.message, message);
+  }
+  assert.equal((await mock.control('stats')).requests, requests, 'nothing was sent');
+  const profile = await caught(() => new aigw.Client(mock.profile({ requestTimeoutMs: NaN })));
+  assert.equal(profile.code, 'INVALID_ARGUMENT');
+  assert.match(profile.message, /^profile\.requestTimeoutMs is NaN\b/);
+  // Real nulls, and "null" inside strings, still go through.
+  const answer = client.chatSync({ messages: [{ role: 'user', content: 'x:null,[null' }], stop: null, user: 'null' });
+  assert.equal(answer.choices[0].message.content, 'echo: x:null,[null');
+});
+
 test('CONFIG: bad profile (thrown by the constructor) and unresolved placeholders (every call)', async () => {
   const bad = await caught(() => new aigw.Client({ kind: 'cloudfare' }));
   assert.equal(bad.code, 'CONFIG');

@@ -1,6 +1,7 @@
 'use strict';
 // Behaviour only a whole process shows: a pending call keeps Node alive until it settles, an
-// abandoned stream does not, and calls beyond AIGW_NODE_MAX_THREADS wait their turn.
+// abandoned stream does not (and garbage collection closes its connection), and calls beyond
+// AIGW_NODE_MAX_THREADS wait their turn.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -19,11 +20,11 @@ test.after(async () => {
 const PACKAGE = path.join(__dirname, '..');
 
 /** Runs `script` in a fresh node with `AIGW_TEST_PROFILE` set; resolves with its stdout. */
-function runNode(script, env = {}) {
+function runNode(script, env = {}, nodeArgs = []) {
   return new Promise((resolve, reject) => {
     const child = execFile(
       process.execPath,
-      ['-e', script],
+      [...nodeArgs, '-e', script],
       {
         cwd: PACKAGE,
         timeout: 20_000,
@@ -57,6 +58,35 @@ test('an abandoned stream does not keep the process alive', async () => {
   `);
   assert.equal(out.trim(), 'opened');
   assert.ok(Date.now() - started < 10_000);
+});
+
+test('garbage collection closes the connections of abandoned streams', async (t) => {
+  // The stall keeps the mock from finishing the answers on its own; it notices a closed
+  // connection when it writes again after the stall.
+  const out = await runNode(`${PRELUDE}
+    const stats = async () => (await fetch(process.env.AIGW_TEST_MOCK + '/__mock/stats')).json();
+    const N = 20;
+    (async () => {
+      const before = await stats();
+      let streams = Array.from({ length: N }, () =>
+        client.chatStream(hello('gc'), { headers: { 'x-mock-fault': 'chunks=5000;stall_after=1;stall_ms=500' } }));
+      await Promise.all(streams.map((s, i) => (i % 2 === 0 ? s.ready() : s.next())));
+      const opened = (await stats()).connections_opened - before.connections_opened;
+      streams = null;
+      const started = Date.now();
+      let closed = 0;
+      while (closed < N && Date.now() - started < 8000) {
+        globalThis.gc();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        closed = (await stats()).connections_closed - before.connections_closed;
+      }
+      console.log(JSON.stringify({ opened, closed, ms: Date.now() - started }));
+    })();
+  `, { AIGW_TEST_MOCK: mock.origin }, ['--expose-gc']);
+  const { opened, closed, ms } = JSON.parse(out);
+  t.diagnostic(`${closed} of ${opened} connections closed ${ms} ms after the streams became garbage`);
+  assert.equal(opened, 20, 'each stream had its own connection');
+  assert.ok(closed >= 20, `${closed} of 20 connections closed within ${ms} ms of the last reference going`);
 });
 
 test('calls beyond AIGW_NODE_MAX_THREADS wait their turn', async () => {

@@ -194,3 +194,25 @@ test('a next() queued behind a failing one sees the end', async () => {
   assert.equal(first.reason.code, 'PROVIDER');
   assert.deepEqual(second, { status: 'fulfilled', value: { value: undefined, done: true } });
 });
+
+test('200 abandoned streams on a stalled upstream leave the pool free', async (t) => {
+  // Each stream sends one chunk, then stalls for 6 s: a read past the first chunk blocks.
+  const ABANDONED = 200;
+  const client = new aigw.Client(mock.profile());
+  const streams = Array.from({ length: ABANDONED }, () =>
+    client.chatStream(hello(), fault('chunks=50;stall_after=1;stall_ms=6000')));
+  // Half are never iterated, half are abandoned after one manual next(). Bounded, because
+  // read-ahead on every stream would starve these very calls.
+  const opened = Promise.all(streams.map((stream, i) => (i % 2 === 0 ? stream.ready() : stream.next())));
+  const opening = await Promise.race([opened.then(() => 'done'), sleep(2000).then(() => 'timed out')]);
+
+  const other = new aigw.Client(mock.profile());
+  const started = performance.now();
+  const answer = await Promise.race([other.chat(hello('unrelated')), sleep(8000).then(() => null)]);
+  const waited = performance.now() - started;
+  t.diagnostic(`opening: ${opening}; an unrelated chat() waited ${waited.toFixed(0)} ms beside ${ABANDONED} abandoned streams`);
+  for (const stream of streams) stream.close();
+  assert.equal(opening, 'done', 'every stream opened (and read its first chunk) within 2 s');
+  assert.ok(waited < 1000, `the unrelated chat() waited ${waited.toFixed(0)} ms`);
+  assert.equal(answer.choices[0].message.content, 'echo: unrelated');
+});

@@ -48,7 +48,7 @@ test('index.js uses only what binding.d.ts declares', () => {
     assert.ok(nativeClient.has(m), `NativeClient.${m}`);
   }
   const nativeStream = declaredMembers(binding, 'NativeStream');
-  for (const m of ['meta', 'ready', 'take', 'wait', 'cancel', 'close']) assert.ok(nativeStream.has(m), `NativeStream.${m}`);
+  for (const m of ['meta', 'ready', 'wait', 'cancel', 'close']) assert.ok(nativeStream.has(m), `NativeStream.${m}`);
 });
 
 test('package.json carries the workspace version, license, description and repository', () => {
