@@ -351,3 +351,25 @@ fn debug_logging_redacts_every_secret_header() {
         }
     }
 }
+
+#[test]
+fn echoed_keys_are_scrubbed_from_stderr_and_the_debug_log_redacts_by_value() {
+    let m = mock();
+    // The key also travels in a header whose name does not look secret: redacted by value.
+    let extra = format!(
+        "headers = {{ \"x-mock-fault\" = \"status=401;echo_secrets\", \"X-Trace-Copy\" = \"{KEY}\" }}"
+    );
+    let path = config("echo", &profile(&m, &extra));
+    let o = Command::new(env!("CARGO_BIN_EXE_aigw"))
+        .args(["--config", path.to_str().unwrap(), "ask", "--message", "hi"])
+        .env_remove("CLOUDFLARE_AI_GATEWAY_API_KEY")
+        .env("CLOUDFLARE_API_KEY", KEY)
+        .env("AIGW_LOG", "debug")
+        .output()
+        .expect("aigw runs");
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("[redacted]"), "{err}");
+    assert!(err.contains("X-Trace-Copy: <redacted>"), "{err}");
+    no_key(&o);
+}

@@ -201,3 +201,28 @@ test('errors.json HTTP table: status → code', async (t) => {
     });
   }
 });
+
+test('secrets an upstream echoes back are scrubbed from messages, inspect output, streams and doctor', async () => {
+  const util = require('node:util');
+  const key = mock.profile().apiKey;
+  const token = 'cfut-node-gateway-token-5150';
+  const client = new aigw.Client(mock.profile({ gateway: { authorization: token }, retryMaxAttempts: 1 }));
+  const scrubbed = (text) => {
+    assert.ok(!text.includes(key) && !text.includes(token), text);
+    assert.ok(text.includes('[redacted]'), text);
+  };
+  const err = await syncAndAsync(client, hello, { headers: { 'x-mock-fault': 'status=401;echo_secrets' } });
+  assert.equal(err.code, 'AUTH');
+  scrubbed(`${err.message}\n${util.inspect(err)}\n${JSON.stringify(err)}`);
+
+  for (const spec of ['sse_error_frame;split_bytes;echo_secrets', 'sse_event_error;echo_secrets']) {
+    const streamErr = await caught(async () => {
+      for await (const _ of client.chatStream(hello, { headers: { 'x-mock-fault': spec } })) { /* drain */ }
+    });
+    scrubbed(`${streamErr.message}\n${util.inspect(streamErr)}`);
+  }
+
+  const echoingCatalog = new aigw.Client(mock.profile({ headers: { 'x-mock-fault': 'models:status=403;models:echo_secrets' } }));
+  const report = JSON.stringify(await echoingCatalog.doctor());
+  assert.ok(!report.includes(key) && report.includes('[redacted]'), report);
+});
