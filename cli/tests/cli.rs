@@ -197,7 +197,7 @@ fn list_models_text_json_and_failure() {
     assert_eq!(o.status.code(), Some(1));
     let (_, err) = text(&o);
     assert!(
-        err.contains("error: AUTH") && err.contains("provider code: 2009"),
+        err.contains("error: AUTH") && err.contains("provider code: invalid_api_key"),
         "{err}"
     );
 }

@@ -399,6 +399,12 @@ impl Client {
                     attempt.status = Some(status);
                     attempt.error = Some(err.code);
                     attempts.push(attempt);
+                    // The gateway's own refusals (its token, spending limit, policy) are the same
+                    // whichever provider key is sent, and retrying does not lift them.
+                    if transport::GatewayRefusal::of(status, &parsed).is_some() {
+                        err.attempts = attempts.clone();
+                        return Err((err, false));
+                    }
                     if matches!(status, 401 | 403 | 429) && keys_tried < pool {
                         key_index = (key_index + 1) % pool;
                         keys_tried += 1;
@@ -855,15 +861,59 @@ pub(crate) fn response_meta(
     attempts: &[Attempt],
 ) -> Value {
     let h = |name: &str| transport::header(headers, name).map(str::to_string);
-    serde_json::json!({
+    let (request_id_header, request_id) = match transport::request_id_with_header(headers) {
+        Some((name, id)) => (Some(name), Some(id)),
+        None => (None, None),
+    };
+    let mut meta = serde_json::json!({
         "status": status,
         "model": model,
-        "request_id": h("x-request-id"),
+        "request_id": request_id,
+        "request_id_header": request_id_header,
         "cf_aig_log_id": h("cf-aig-log-id"),
         "cache_status": h("cf-aig-cache-status"),
         "step": h("cf-aig-step"),
         "attempts": attempts.iter().map(Attempt::to_json).collect::<Vec<_>>(),
-    })
+    });
+    // Present only when the gateway sent them (Cloudflare 2026: dynamic routes, Auto Router).
+    let optional = [
+        ("event_id", "cf-aig-event-id"),
+        ("gateway_request_id", "cf-aig-request-id"),
+        ("upstream_model", "cf-aig-model"),
+        ("upstream_provider", "cf-aig-provider"),
+        ("routed_model", "cf-aig-routed-model"),
+        ("routing_reason", "cf-aig-routing-reason"),
+        ("routing_decision_id", "cf-aig-routing-decision-id"),
+    ];
+    if let Value::Object(map) = &mut meta {
+        for (field, name) in optional {
+            if let Some(v) = h(name) {
+                map.insert(field.to_string(), Value::String(v));
+            }
+        }
+        let limits: Map<String, Value> = [
+            "limit-requests",
+            "remaining-requests",
+            "reset-requests",
+            "limit-tokens",
+            "remaining-tokens",
+            "reset-tokens",
+        ]
+        .iter()
+        .filter_map(|suffix| {
+            let value = h(&format!("x-ratelimit-{suffix}"))?;
+            let parsed = value
+                .parse::<u64>()
+                .map(Value::from)
+                .unwrap_or(Value::String(value));
+            Some((suffix.replace('-', "_"), parsed))
+        })
+        .collect();
+        if !limits.is_empty() {
+            map.insert("rate_limit".to_string(), Value::Object(limits));
+        }
+    }
+    meta
 }
 
 /// Every secret a client sends: each key of the pool, secret-looking headers, the gateway token

@@ -41,7 +41,9 @@ pub const BOUNDS: [Bound; 9] = [
     },
     Bound {
         name: "request_timeout_ms",
-        default: 30_000,
+        // Long and reasoning answers take minutes; a short whole-attempt limit re-sends (and
+        // bills) them. The OpenAI SDKs use 10 minutes too.
+        default: 600_000,
         min: 1_000,
         max: 3_600_000,
     },

@@ -643,9 +643,11 @@ pub fn status_error(
             }
         }
     };
-    let what = match code {
-        ErrorCode::Auth => "authentication failed (check the key and, for authenticated gateways, gateway.authorization)",
-        ErrorCode::RateLimited => "rate limited",
+    let explained = explain(status, &parsed);
+    let what = match (code, explained) {
+        (_, Some((what, _))) => what,
+        (ErrorCode::Auth, None) => "authentication failed (check the key and, for authenticated gateways, gateway.authorization)",
+        (ErrorCode::RateLimited, None) => "rate limited",
         _ if (300..400).contains(&status) => "redirected (aigw does not follow redirects: point provider.base_url at the final URL)",
         _ => "request failed",
     };
@@ -656,24 +658,106 @@ pub fn status_error(
     }
     let mut err = Error::new(code, message);
     err.http_status = Some(status);
-    err.provider_code = parsed.code.clone();
+    err.provider_code = match explained {
+        Some((_, Some(known))) => Some(known.to_string()),
+        _ => parsed.code.clone(),
+    };
     err.request_id = request_id(headers);
     err.retry_after_ms = server_delay(headers, SystemTime::now());
     (scrubber.scrub_error(err), parsed)
 }
 
-/// `x-request-id`, else `cf-aig-log-id`.
+/// The headers a request id may come in, first present wins: providers' own, Cloudflare's,
+/// Anthropic's, Bedrock's, LiteLLM's.
+pub const REQUEST_ID_HEADERS: [&str; 5] = [
+    "x-request-id",
+    "cf-aig-request-id",
+    "request-id",
+    "x-amzn-requestid",
+    "x-litellm-call-id",
+];
+
+/// The request id and the header it came from (see [`REQUEST_ID_HEADERS`]).
+pub fn request_id_with_header(headers: &HeaderMap) -> Option<(&'static str, String)> {
+    REQUEST_ID_HEADERS
+        .iter()
+        .find_map(|name| header(headers, name).map(|v| (*name, v.to_string())))
+}
+
+/// The request id of an answer, else its `cf-aig-log-id`.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
-    header(headers, "x-request-id")
-        .or_else(|| header(headers, "cf-aig-log-id"))
-        .map(str::to_string)
+    request_id_with_header(headers)
+        .map(|(_, id)| id)
+        .or_else(|| header(headers, "cf-aig-log-id").map(str::to_string))
+}
+
+/// A refusal by the gateway itself rather than by the provider behind it: the key pool must
+/// not move on (another provider key cannot help) and retrying cannot help either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayRefusal {
+    /// 401 with code 2009: the gateway refused its own token (`cf-aig-authorization`).
+    Token,
+    /// 429 "Spending limit exceeded": a gateway spending policy, reset hourly or later.
+    SpendingLimit,
+    /// 403 "Access denied by policy".
+    Policy,
+}
+
+impl GatewayRefusal {
+    /// Recognises a gateway refusal from the status and the parsed body.
+    pub fn of(status: u16, body: &ErrorBody) -> Option<GatewayRefusal> {
+        let message = body.message.as_deref().unwrap_or("").to_ascii_lowercase();
+        match status {
+            401 if body.code.as_deref() == Some("2009") => Some(GatewayRefusal::Token),
+            429 if message.contains("spending limit") => Some(GatewayRefusal::SpendingLimit),
+            403 if message.contains("denied by policy") => Some(GatewayRefusal::Policy),
+            _ => None,
+        }
+    }
+}
+
+/// What an error says, beyond its status: the gateway's own refusals and Guardrails, with
+/// the provider code they are known by and what the operator should do.
+fn explain(status: u16, body: &ErrorBody) -> Option<(&'static str, Option<&'static str>)> {
+    if let Some(refusal) = GatewayRefusal::of(status, body) {
+        return Some(match refusal {
+            GatewayRefusal::Token => (
+                "the gateway refused its own token (code 2009), not the provider key: this gateway requires authentication; set or fix gateway.authorization (sent as cf-aig-authorization)",
+                None,
+            ),
+            GatewayRefusal::SpendingLimit => (
+                "the gateway's spending limit is exceeded (a Cloudflare spending policy; it resets hourly or later, so aigw does not retry)",
+                Some("spending_limit"),
+            ),
+            GatewayRefusal::Policy => (
+                "access denied by a gateway policy (Cloudflare AI Gateway policies)",
+                Some("policy"),
+            ),
+        });
+    }
+    match (status, body.code.as_deref()) {
+        (424 | 422, Some("2016")) => Some((
+            "Cloudflare Guardrails blocked the prompt (code 2016)",
+            None,
+        )),
+        (424 | 422, Some("2017")) => Some((
+            "Cloudflare Guardrails blocked the request or response (code 2017)",
+            None,
+        )),
+        (402, Some("2021")) => Some((
+            "out of credit (code 2021): the gateway's Guardrails scanner or balance has no credit left",
+            None,
+        )),
+        _ => None,
+    }
 }
 
 /// Statuses worth another attempt (SPEC §6).
 pub fn retryable_status(status: u16, provider_code: Option<&str>) -> bool {
     match status {
         429 => provider_code != Some("insufficient_quota"),
-        408 | 409 | 425 | 500 | 502 | 503 | 504 => true,
+        // 529: "overloaded" (Anthropic, some gateways); the SDKs retry it like 503.
+        408 | 409 | 425 | 500 | 502 | 503 | 504 | 529 => true,
         _ => false,
     }
 }
@@ -796,6 +880,7 @@ mod tests {
         assert!(retryable_status(429, Some("rate_limit")));
         assert!(!retryable_status(429, Some("insufficient_quota")));
         assert!(retryable_status(503, None));
+        assert!(retryable_status(529, None));
         assert!(!retryable_status(400, None));
     }
 }

@@ -119,7 +119,7 @@ fn defaults_and_clamps() {
             p.request_timeout_ms,
             p.stream_idle_timeout_ms
         ),
-        (5000, 30000, 300000)
+        (5000, 600000, 300000)
     );
     assert_eq!(
         (

@@ -161,7 +161,7 @@ fn model_shaped_errors_fall_forward_to_the_next_candidate() {
 }
 
 #[test]
-fn gateway_401_envelope_is_auth_with_provider_code_and_no_retry() {
+fn a_refused_key_is_auth_with_provider_code_and_no_retry() {
     let m = mock();
     let c = client(
         &m,
@@ -170,8 +170,8 @@ fn gateway_401_envelope_is_auth_with_provider_code_and_no_retry() {
     let e = c.chat(hello(), &RequestOptions::default()).unwrap_err();
     assert_eq!(e.code, ErrorCode::Auth);
     assert_eq!(e.http_status, Some(401));
-    assert_eq!(e.provider_code.as_deref(), Some("2009"));
-    assert!(e.message.contains("Unauthorized"), "{}", e.message);
+    assert_eq!(e.provider_code.as_deref(), Some("invalid_api_key"));
+    assert!(e.message.contains("Incorrect API key"), "{}", e.message);
     assert_eq!(e.attempts.len(), 1);
     assert_eq!(m.count_path_suffix("/chat/completions"), 1);
     assert!(!e.message.contains("wrong-key"));

@@ -82,6 +82,13 @@ pub(crate) struct Faults {
     pub deep_json: Option<usize>,
     /// A 307 pointing elsewhere.
     pub redirect: bool,
+    /// Cloudflare's own refusals, bodies as its Policies page documents them (object envelope).
+    pub spending_limit: bool,
+    pub policy_denied: bool,
+    /// Extra response headers (`header=name:value`, repeatable); `no_request_id` drops
+    /// `x-request-id` so the other request-id headers can be seen.
+    pub headers: Vec<(String, String)>,
+    pub no_request_id: bool,
     /// The quoted credentials, filled in by the route from the request.
     pub echo: Option<String>,
 }
@@ -204,6 +211,17 @@ impl Faults {
                     "malformed_http" => flag(&mut self.malformed_http)?,
                     "deep_json" => self.deep_json = Some(count(1_000_000)?),
                     "redirect" => flag(&mut self.redirect)?,
+                    "spending_limit" => flag(&mut self.spending_limit)?,
+                    "policy_denied" => flag(&mut self.policy_denied)?,
+                    "no_request_id" => flag(&mut self.no_request_id)?,
+                    "header" => {
+                        let text = percent_decode(text()?);
+                        let (name, value) = text
+                            .split_once(':')
+                            .ok_or_else(|| "mock fault `header` needs name:value".to_string())?;
+                        self.headers
+                            .push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+                    }
                     _ => return Err(format!("unknown mock fault directive `{name}`")),
                 }
             }

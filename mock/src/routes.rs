@@ -251,17 +251,26 @@ fn bearer(value: Option<&str>) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// Who refused a request: the gateway (its own token, as Cloudflare's authenticated gateways
+/// do) or the provider behind it (the key).
+enum Refusal {
+    GatewayToken,
+    ProviderKey,
+}
+
 /// The gateway token (authenticated gateway) and then the provider key.
-fn authorized(state: &State, req: &Request) -> bool {
+fn authorized(state: &State, req: &Request) -> Result<(), Refusal> {
     let config = &state.config;
     if let Some(token) = &config.gateway_token {
         if bearer(req.header("cf-aig-authorization")) != Some(token.as_str()) {
-            return false;
+            return Err(Refusal::GatewayToken);
         }
     }
     match bearer(req.header("authorization")) {
-        None => false,
-        Some(key) => config.api_keys.is_empty() || config.api_keys.iter().any(|k| k == key),
+        Some(key) if config.api_keys.is_empty() || config.api_keys.iter().any(|k| k == key) => {
+            Ok(())
+        }
+        _ => Err(Refusal::ProviderKey),
     }
 }
 
@@ -278,8 +287,20 @@ fn openai_error(message: &str, kind: &str, code: &str) -> Value {
     json!({"error": {"message": message, "type": kind, "code": code}})
 }
 
-fn unauthorized(reply: &mut Reply) -> Next {
-    reply.json(401, &envelope(2009, "Unauthorized"))
+/// The gateway's 401 (code 2009) for its own token; the provider's 401 for a key, as OpenAI
+/// words it (without quoting the key: `echo_secrets` does that).
+fn unauthorized(reply: &mut Reply, refusal: Refusal) -> Next {
+    match refusal {
+        Refusal::GatewayToken => reply.json(401, &envelope(2009, "Unauthorized")),
+        Refusal::ProviderKey => reply.json(
+            401,
+            &openai_error(
+                "Incorrect API key provided",
+                "invalid_request_error",
+                "invalid_api_key",
+            ),
+        ),
+    }
 }
 
 fn bad_fault(reply: &mut Reply, message: &str) -> Next {
@@ -368,6 +389,21 @@ pub(crate) fn with_raw_bytes(body: &Value, raw: &[u8]) -> Vec<u8> {
 /// The faults both endpoints share, in the order they show on the wire. `None` means the
 /// endpoint should answer (possibly with its own body faults).
 fn common_faults(reply: &mut Reply, faults: &Faults) -> Option<Next> {
+    for (name, value) in &faults.headers {
+        reply.set_header(name, value.clone());
+    }
+    if faults.no_request_id {
+        reply.headers.retain(|(n, _)| n != "x-request-id");
+    }
+    if faults.spending_limit {
+        let body = json!({"success": false, "error": {"message": "Spending limit exceeded",
+            "bucket": "mock-bucket", "spent": 1000.42, "limit": 1000}});
+        return Some(reply.json(429, &body));
+    }
+    if faults.policy_denied {
+        let body = json!({"success": false, "error": {"message": "Access denied by policy"}});
+        return Some(reply.json(403, &body));
+    }
     if let Some(secs) = faults.retry_after {
         reply.set_header("retry-after", secs.to_string());
     }
@@ -521,8 +557,8 @@ fn catalog(models: &[String]) -> Value {
 }
 
 fn models(state: &State, reply: &mut Reply, req: &Request) -> Next {
-    if !authorized(state, req) {
-        return unauthorized(reply);
+    if let Err(refusal) = authorized(state, req) {
+        return unauthorized(reply, refusal);
     }
     let faults = match request_faults(state, req, &header_fault_spec(req), Route::Models) {
         Ok(faults) => faults,
@@ -630,8 +666,8 @@ fn valid_provider(model: &str) -> bool {
 }
 
 fn chat(state: &State, reply: &mut Reply, req: &Request, number: u64) -> Next {
-    if !authorized(state, req) {
-        return unauthorized(reply);
+    if let Err(refusal) = authorized(state, req) {
+        return unauthorized(reply, refusal);
     }
     let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
         return reply.json(

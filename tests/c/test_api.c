@@ -304,7 +304,7 @@ static void test_error_accessors(const test_args *args) {
     CHECK_STR(aigw_error_code(err), "AUTH");
     CHECK(aigw_error_status(err) == AIGW_STATUS_AUTH);
     CHECK(aigw_error_http_status(err) == 401);
-    CHECK_STR(aigw_error_provider_code(err), "2009");
+    CHECK_STR(aigw_error_provider_code(err), "invalid_api_key");
     CHECK(aigw_error_request_id(err) != NULL);
     CHECK(aigw_error_retry_after_ms(err) == 0);
     CHECK(strlen(aigw_error_message(err)) > 0);

@@ -105,9 +105,9 @@ static void test_auth(const test_args *args) {
                                base, TEST_MODEL);
     char *request = user_request("x");
     CHECK_STATUS(aigw_client_new(profile, &client, &err), AIGW_STATUS_OK, err);
-    err = expect_chat(client, request, NULL, AIGW_STATUS_AUTH, "Unauthorized");
+    err = expect_chat(client, request, NULL, AIGW_STATUS_AUTH, "Incorrect API key");
     CHECK(aigw_error_http_status(err) == 401);
-    CHECK_STR(aigw_error_provider_code(err), "2009");
+    CHECK_STR(aigw_error_provider_code(err), "invalid_api_key");
     CHECK(strstr(aigw_error_message(err), "wrong-key") == NULL);
     aigw_error_free(err);
     aigw_client_free(client);

@@ -105,12 +105,12 @@ test('MISSING_CREDENTIALS before any I/O', async () => {
   }
 });
 
-test('AUTH: the gateway refuses the key (401 envelope)', async () => {
+test('AUTH: the provider refuses the key (401)', async () => {
   const client = new aigw.Client(mock.profile({ apiKey: 'wrong-key' }));
   const err = await syncAndAsync(client, hello);
   assert.equal(err.code, 'AUTH');
   assert.equal(err.httpStatus, 401);
-  assert.equal(err.providerCode, '2009');
+  assert.equal(err.providerCode, 'invalid_api_key');
   assert.match(err.requestId, /^req-/);
   assert.ok(!err.message.includes('wrong-key'), 'the key never shows in a message');
 });

@@ -8,10 +8,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::{Map, Value};
 
-use crate::{blocking, interruptible, SignalWatch};
 use crate::conversion;
 use crate::errors::{invalid_argument, to_py_err};
 use crate::stream::ChatStream;
+use crate::{blocking, interruptible, SignalWatch};
 
 /// An aigw client: a resolved route, credentials and one keep-alive connection pool.
 ///

@@ -10,8 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyAny;
 use serde_json::Value;
 
-use crate::{blocking, SignalWatch};
 use crate::conversion;
+use crate::{blocking, SignalWatch};
 
 /// A streaming chat answer. `meta` holds the response metadata (status, model, request id,
 /// Cloudflare log id, attempts); iterate for `chat.completion.chunk` dicts.

@@ -48,7 +48,7 @@ def test_wrong_key_is_auth_error_with_gateway_code(make_client: ClientFactory) -
     with pytest.raises(aigw.AuthError) as info:
         client.chat(user("hi"))
     assert info.value.http_status == 401
-    assert info.value.provider_code == "2009"
+    assert info.value.provider_code == "invalid_api_key"
     assert "not-the-right-key" not in str(info.value)
     assert "not-the-right-key" not in repr(info.value)
 
