@@ -892,21 +892,21 @@ pub(crate) fn response_meta(
             }
         }
         let limits: Map<String, Value> = [
-            "limit-requests",
-            "remaining-requests",
-            "reset-requests",
-            "limit-tokens",
-            "remaining-tokens",
-            "reset-tokens",
+            ("limit_requests", "x-ratelimit-limit-requests"),
+            ("remaining_requests", "x-ratelimit-remaining-requests"),
+            ("reset_requests", "x-ratelimit-reset-requests"),
+            ("limit_tokens", "x-ratelimit-limit-tokens"),
+            ("remaining_tokens", "x-ratelimit-remaining-tokens"),
+            ("reset_tokens", "x-ratelimit-reset-tokens"),
         ]
         .iter()
-        .filter_map(|suffix| {
-            let value = h(&format!("x-ratelimit-{suffix}"))?;
+        .filter_map(|(field, name)| {
+            let value = h(name)?;
             let parsed = value
                 .parse::<u64>()
                 .map(Value::from)
                 .unwrap_or(Value::String(value));
-            Some((suffix.replace('-', "_"), parsed))
+            Some((field.to_string(), parsed))
         })
         .collect();
         if !limits.is_empty() {

@@ -86,11 +86,6 @@ fn echoed_keys_and_gateway_tokens_never_reach_the_caller() {
         .chat_text(ask(), &faults("status=500;echo_secrets"))
         .unwrap_err();
     assert_scrubbed("chat_text", &texts(&e), &all);
-    let e = c
-        .select_models(None)
-        .map(|_| ())
-        .and_then(|()| c.fetch_models().map(|_| ()));
-    assert!(e.is_ok(), "the catalog works without faults");
 
     // Error frames in a stream, written one byte per read: the secret arrives split.
     for spec in [
