@@ -5,7 +5,7 @@
  * Conventions (they hold for every function; each function's comment adds its own):
  *
  * Status. Every fallible function returns an aigw_status: AIGW_STATUS_OK (0) on success,
- *   AIGW_STATUS_DONE (1) at the end of a stream, or an error status (2..14, SPEC section 8).
+ *   AIGW_STATUS_DONE (1) at the end of a stream, or an error status (2..14, docs/contract.md section 8).
  *   The numbers are fixed and never reused. aigw_status_str() names them.
  *
  * Errors. Fallible functions take a trailing `aigw_error **err`. It may be NULL. On failure,
@@ -57,7 +57,7 @@
 
 
 /**
- * The result of every fallible aigw function (SPEC section 8). The numbers are fixed and never reused.
+ * The result of every fallible aigw function (docs/contract.md section 8). The numbers are fixed and never reused.
  */
 enum aigw_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -156,7 +156,7 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Builds a client from a profile given as a JSON object (SPEC section 3: `kind`, `base_url`,
+ * Builds a client from a profile given as a JSON object (docs/contract.md section 3: `kind`, `base_url`,
  * `account_id`, `gateway_name`, `model`, `api_key`, `headers`, `gateway`, timeouts, ...).
  *
  * Does no network I/O. Unresolved placeholders and missing credentials do not fail here; they
@@ -167,7 +167,9 @@ extern "C" {
  * `profile_json` (borrowed for the call) and `client_out` must not be NULL; `err` may be NULL.
  * Thread-safe.
  */
-aigw_status aigw_client_new(const char *profile_json, aigw_client **client_out, aigw_error **err);
+aigw_status aigw_client_new(const char *profile_json,
+                            aigw_client **client_out,
+                            aigw_error **err);
 
 /**
  * Builds a client from a config file (`.json` is JSON, `.toml` TOML, else sniffed): the
@@ -189,17 +191,19 @@ aigw_status aigw_client_from_config(const char *path,
 void aigw_client_free(aigw_client *client);
 
 /**
- * The operator descriptor (SPEC section 9) as JSON: kind facts, the resolved `route` (`base_url`,
+ * The operator descriptor (docs/contract.md section 9) as JSON: kind facts, the resolved `route` (`base_url`,
  * `request_endpoint`, `models_endpoint`, `account_id`, `gateway_name`, `resolved`, `hint`),
  * the `credentials` source (never the key), the model strategy and transport settings.
  *
  * No network I/O. On `AIGW_STATUS_OK`, `*json_out` receives an owned string to free with
  * `aigw_string_free`. `client` and `json_out` must not be NULL; `err` may be NULL. Thread-safe.
  */
-aigw_status aigw_client_describe(const aigw_client *client, char **json_out, aigw_error **err);
+aigw_status aigw_client_describe(const aigw_client *client,
+                                 char **json_out,
+                                 aigw_error **err);
 
 /**
- * The operator checks (SPEC section 9) as JSON: `{"status": "pass"|"warn"|"fail", "checks": [...]}`
+ * The operator checks (docs/contract.md section 9) as JSON: `{"status": "pass"|"warn"|"fail", "checks": [...]}`
  * for `config`, `credentials`, `route` and `model_probe`. A failing check is reported in the
  * document, not as an error status.
  *
@@ -207,7 +211,9 @@ aigw_status aigw_client_describe(const aigw_client *client, char **json_out, aig
  * an owned string to free with `aigw_string_free`. `client` and `json_out` must not be NULL;
  * `err` may be NULL. Thread-safe.
  */
-aigw_status aigw_client_doctor(const aigw_client *client, char **json_out, aigw_error **err);
+aigw_status aigw_client_doctor(const aigw_client *client,
+                               char **json_out,
+                               aigw_error **err);
 
 /**
  * The models of the catalog endpoint as a JSON array of objects (each with at least `id`),
@@ -225,7 +231,7 @@ aigw_status aigw_client_list_models(const aigw_client *client, char **json_out, 
  * `request_json` is an OpenAI chat-completions request object, passed through untouched except
  * that `model` is filled in when absent (it must not set `"stream": true`; use
  * `aigw_client_chat_stream`). `options_json` may be NULL or an object
- * `{"gateway": {...}, "headers": {...}, "timeout_ms": n}` (SPEC sections 6, 7).
+ * `{"gateway": {...}, "headers": {...}, "timeout_ms": n}` (docs/contract.md sections 6, 7).
  *
  * Blocking network I/O, with retries per the profile. On `AIGW_STATUS_OK`, `*response_json`
  * receives the upstream answer plus an `"aigw"` metadata object (`status`, `model`,
@@ -332,12 +338,14 @@ const char *aigw_status_str(uint32_t status);
 
 /**
  * The response metadata, available as soon as the stream is open: `status`, `model` (the one
- * selected), `request_id`, `cf_aig_log_id`, `cache_status`, `step` and `attempts` (SPEC section 6).
+ * selected), `request_id`, `cf_aig_log_id`, `cache_status`, `step` and `attempts` (docs/contract.md section 6).
  *
  * On `AIGW_STATUS_OK`, `*json_out` receives an owned string to free with `aigw_string_free`.
  * `stream` and `json_out` must not be NULL; `err` may be NULL. Thread-safe.
  */
-aigw_status aigw_stream_meta_json(const aigw_stream *stream, char **json_out, aigw_error **err);
+aigw_status aigw_stream_meta_json(const aigw_stream *stream,
+                                  char **json_out,
+                                  aigw_error **err);
 
 /**
  * Reads the next chunk: the JSON text of one SSE event (an OpenAI `chat.completion.chunk`), or

@@ -5,7 +5,7 @@
 export declare class NativeClient {
   /** Builds a client from a profile (JSON text; camelCase or snake_case keys). No network. */
   constructor(profileJson: string)
-  /** Builds a client from a TOML/JSON config file and an optional profile id (SPEC §3). */
+  /** Builds a client from a TOML/JSON config file and an optional profile id (docs/contract.md §3). */
   static fromConfig(path: string, profile?: string | undefined | null): NativeClient
   /** The operator descriptor (JSON text). No network. */
   describe(): string

@@ -4,7 +4,7 @@
 /** A secret reference: a literal, `"${X}"`, `"$X"`, `"env:X"`, `{ env: "X" }` or `{ file: "path" }`. */
 export type SecretRef = string | { env: string } | { file: string };
 
-/** Cloudflare AI Gateway options (SPEC §7), per client and per request; camelCase or snake_case. */
+/** Cloudflare AI Gateway options (docs/contract.md §7), per client and per request; camelCase or snake_case. */
 export interface GatewayOptions {
   /** Token of an authenticated gateway → `cf-aig-authorization: Bearer …`. */
   authorization?: SecretRef;
@@ -28,7 +28,7 @@ export interface GatewayOptions {
 }
 
 /**
- * A provider profile (SPEC §3). Keys may be camelCase (`baseUrl`) or snake_case (`base_url`),
+ * A provider profile (docs/contract.md §3). Keys may be camelCase (`baseUrl`) or snake_case (`base_url`),
  * not both; `headers` and `gateway.metadata` keys are sent as written.
  */
 export interface Profile {
@@ -66,7 +66,7 @@ export interface Profile {
   [snakeCase: string]: unknown;
 }
 
-/** Per-request options (SPEC §6). */
+/** Per-request options (docs/contract.md §6). */
 export interface RequestOptions {
   /** Merged over the client's gateway options. */
   gateway?: GatewayOptions;
@@ -117,7 +117,7 @@ export interface ChatChunk {
   [key: string]: unknown;
 }
 
-/** SPEC §8 codes. */
+/** docs/contract.md §8 codes. */
 export type ErrorCode =
   | 'OK'
   | 'DONE'
@@ -152,7 +152,7 @@ export interface AigwError extends Error {
   attempts: Attempt[];
 }
 
-/** The operator descriptor (SPEC §9); see `describe()` in the README for every field. */
+/** The operator descriptor (docs/contract.md §9); see `describe()` in the README for every field. */
 export interface Description {
   kind: string;
   display_name: string;
@@ -185,7 +185,7 @@ export interface DoctorReport {
   [key: string]: unknown;
 }
 
-/** A registry entry (SPEC §2). */
+/** A registry entry (docs/contract.md §2). */
 export interface ProviderKind {
   id: string;
   display_name: string;
@@ -239,7 +239,7 @@ export declare class ChatStream implements AsyncIterableIterator<ChatChunk> {
 export declare class Client {
   /** Throws `CONFIG` for a bad profile (unknown kind or field, plain http to a remote host…). */
   constructor(profile: Profile);
-  /** A client from a TOML/JSON config file; `profile` selects one of its profiles (SPEC §3). */
+  /** A client from a TOML/JSON config file; `profile` selects one of its profiles (docs/contract.md §3). */
   static fromConfig(path: string, profile?: string | null): Client;
   /** What this client will do: route, credential source (never the key), model strategy. */
   describe(): Description;

@@ -69,7 +69,7 @@ const kNative = Symbol('aigw.native');
 
 class Client {
   /**
-   * @param {object} profile SPEC §3 fields, camelCase (`baseUrl`) or snake_case (`base_url`).
+   * @param {object} profile docs/contract.md §3 fields, camelCase (`baseUrl`) or snake_case (`base_url`).
    */
   constructor(profile) {
     this[kNative] = new native.NativeClient(encode(profile, 'profile'));
@@ -187,7 +187,7 @@ if (typeof Symbol.asyncDispose === 'symbol') {
   };
 }
 
-/** Every built-in provider kind (SPEC §2). */
+/** Every built-in provider kind (docs/contract.md §2). */
 function providers() {
   return JSON.parse(native.providersJson());
 }
@@ -197,7 +197,7 @@ function resolveKind(name) {
   return JSON.parse(native.resolveKindJson(String(name)));
 }
 
-/** Error codes (SPEC §8) and their C status numbers. */
+/** Error codes (docs/contract.md §8) and their C status numbers. */
 const codes = Object.freeze(JSON.parse(native.codesJson()));
 
 module.exports = {

@@ -1,4 +1,4 @@
-//! `aigw`: the operator CLI (SPEC §9). Verify a provider the way the seed page says: describe
+//! `aigw`: the operator CLI (docs/contract.md §9). Verify a provider the way the seed page says: describe
 //! the route, run doctor, list the models, ask one question.
 //! Exit codes: 0 ok, 1 a check or request failed, 2 usage or config error.
 

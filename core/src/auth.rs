@@ -1,6 +1,6 @@
 //! Secrets: references to keys (literal, env, file), the redacting wrappers that keep key text
 //! out of every Debug/Display/serialized form, header validation, and credential resolution
-//! with its precedence (SPEC §4).
+//! with its precedence (docs/contract.md §4).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -421,7 +421,7 @@ pub fn env_chain<'a>(profile: &'a Profile, kind: &'a ProviderKind) -> Vec<&'a st
     names
 }
 
-/// Resolves credentials with the precedence of SPEC §4. Fails with `MISSING_CREDENTIALS`
+/// Resolves credentials with the precedence of docs/contract.md §4. Fails with `MISSING_CREDENTIALS`
 /// (naming what was tried) when auth is required and nothing resolved.
 pub fn resolve_credentials(
     profile: &Profile,

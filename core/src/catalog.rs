@@ -1,4 +1,4 @@
-//! The model catalog (SPEC §5): parsing list-models answers, ranking candidates with the
+//! The model catalog (docs/contract.md §5): parsing list-models answers, ranking candidates with the
 //! preferred models, and a per-client cache with a TTL and a stale-if-error window.
 
 use std::sync::{Arc, Mutex};

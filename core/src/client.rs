@@ -21,11 +21,11 @@ use crate::scrub::Scrubber;
 use crate::stream::ChatStream;
 use crate::transport::{self, AgentCell, Deadline, Outgoing};
 
-/// The recovery text of SPEC §5, used by selection errors and `doctor()`.
+/// The recovery text of docs/contract.md §5, used by selection errors and `doctor()`.
 pub const LIST_MODELS_RECOVERY: &str =
     "list-models is unreliable for this account or region: pin an explicit provider.model or add preferred_models";
 
-/// Per-request options (SPEC §6): gateway options merged over the client's, extra headers,
+/// Per-request options (docs/contract.md §6): gateway options merged over the client's, extra headers,
 /// and a timeout replacing `request_timeout_ms` for this call.
 #[derive(Debug, Clone, Default)]
 pub struct RequestOptions {
@@ -133,7 +133,7 @@ impl Client {
         Client::new(Profile::from_json_str(profile_json)?)
     }
 
-    /// Builds a client from a config file and an optional profile id (SPEC §3 selection).
+    /// Builds a client from a config file and an optional profile id (docs/contract.md §3 selection).
     pub fn from_config(path: &Path, profile_id: Option<&str>) -> Result<Client> {
         let (_, profile) = ConfigFile::load(path)?.select(profile_id)?;
         Client::new(profile)
@@ -306,7 +306,7 @@ impl Client {
         })
     }
 
-    /// Sends one call with retries (SPEC §6), appending to `attempts`. On failure returns the
+    /// Sends one call with retries (docs/contract.md §6), appending to `attempts`. On failure returns the
     /// last error (history attached) and whether it was model-shaped (next candidate may work).
     fn send_with_retries(
         &self,
@@ -527,7 +527,7 @@ impl Client {
         Ok(models)
     }
 
-    /// Candidate models in order (SPEC §5). `request_model` is the request body's `model`.
+    /// Candidate models in order (docs/contract.md §5). `request_model` is the request body's `model`.
     pub fn select_models(&self, request_model: Option<&str>) -> Result<Vec<String>> {
         if let Some(m) = request_model.filter(|m| !m.trim().is_empty()) {
             return Ok(vec![m.to_string()]);
@@ -611,7 +611,7 @@ impl Client {
     }
 
     /// Sends a chat request (OpenAI JSON, passed through untouched but for `model`) and returns
-    /// the upstream body with an added `"aigw"` metadata key (SPEC §6).
+    /// the upstream body with an added `"aigw"` metadata key (docs/contract.md §6).
     pub fn chat(&self, request: Value, options: &RequestOptions) -> Result<Value> {
         let answer = self
             .chat_raw(request, options)
@@ -685,7 +685,7 @@ impl Client {
     }
 
     /// Sends the chat to each candidate model in turn, with retries, moving on only after a
-    /// model-shaped error (SPEC §5); returns the first successful response (headers read), the
+    /// model-shaped error (docs/contract.md §5); returns the first successful response (headers read), the
     /// model it used and every attempt.
     fn send_to_candidates(
         &self,
@@ -732,12 +732,12 @@ impl Client {
             .unwrap_or_else(|| Error::new(ErrorCode::ModelSelection, "no candidate model to try")))
     }
 
-    /// The operator descriptor (SPEC §9); no network.
+    /// The operator descriptor (docs/contract.md §9); no network.
     pub fn describe(&self) -> Value {
         crate::diagnostics::describe(self)
     }
 
-    /// The operator checks (SPEC §9); probes the models endpoint.
+    /// The operator checks (docs/contract.md §9); probes the models endpoint.
     pub fn doctor(&self) -> Value {
         crate::diagnostics::doctor(self)
     }
@@ -853,7 +853,7 @@ fn check_chat_shape(value: &Value, url: &str) -> Result<()> {
     )))
 }
 
-/// The `"aigw"` metadata object (SPEC §6).
+/// The `"aigw"` metadata object (docs/contract.md §6).
 pub(crate) fn response_meta(
     status: u16,
     headers: &ureq::http::HeaderMap,

@@ -1,4 +1,4 @@
-//! Operator surfaces (SPEC §9): `describe()` (what the client will do, no network) and
+//! Operator surfaces (docs/contract.md §9): `describe()` (what the client will do, no network) and
 //! `doctor()` (config, credentials, route and a model probe, each pass/warn/fail).
 
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! The one error type of aigw: a stable code (SPEC §8), a message that says what to do,
+//! The one error type of aigw: a stable code (docs/contract.md §8), a message that says what to do,
 //! and the upstream facts an operator needs (HTTP status, provider code, retry hint, request id,
 //! and the history of attempts).
 
@@ -133,7 +133,7 @@ impl Attempt {
 /// The error every fallible aigw call returns. Its message never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
-    /// Stable code (SPEC §8).
+    /// Stable code (docs/contract.md §8).
     pub code: ErrorCode,
     /// What happened and what to do.
     pub message: String,

@@ -1,4 +1,4 @@
-//! Cloudflare AI Gateway specifics (SPEC §7): the `gateway` options turned into `cf-aig-*`
+//! Cloudflare AI Gateway specifics (docs/contract.md §7): the `gateway` options turned into `cf-aig-*`
 //! headers, and the parsing of gateway and provider error bodies into a message and a code.
 
 use serde_json::{Map, Value};

@@ -1,4 +1,4 @@
-//! The provider profile (SPEC §3): every field with its default and clamp, parsed from JSON or
+//! The provider profile (docs/contract.md §3): every field with its default and clamp, parsed from JSON or
 //! TOML with unknown fields rejected by path, and config files holding several profiles.
 
 use std::fmt;

@@ -97,7 +97,7 @@ pub struct ProviderKind {
 }
 
 impl ProviderKind {
-    /// Env vars tried for the key, in aigw's precedence order (SPEC §4): default env, aliases,
+    /// Env vars tried for the key, in aigw's precedence order (docs/contract.md §4): default env, aliases,
     /// then OAuth token envs. The same set as [`ProviderKind::credential_envs`], ordered for lookup.
     pub fn key_env_chain(&self) -> Vec<&str> {
         self.default_api_key_env
@@ -108,7 +108,7 @@ impl ProviderKind {
             .collect()
     }
 
-    /// The registry entry as JSON (the fields of SPEC §2).
+    /// The registry entry as JSON (the fields of docs/contract.md §2).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "id": self.id,

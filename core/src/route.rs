@@ -1,4 +1,4 @@
-//! Route resolution (SPEC §4): base URL from the profile or the kind's template, placeholders
+//! Route resolution (docs/contract.md §4): base URL from the profile or the kind's template, placeholders
 //! filled or reported, trailing-slash-safe joins, endpoint overrides, the https rule, and the
 //! Cloudflare account id / gateway name an operator needs to see.
 

@@ -1,4 +1,4 @@
-//! HTTP transport (SPEC §6): the keep-alive agent, one attempt with its deadlines, the mapping
+//! HTTP transport (docs/contract.md §6): the keep-alive agent, one attempt with its deadlines, the mapping
 //! of transport failures and upstream statuses to typed errors, and the retry policy
 //! (which statuses, how long to wait, when a server-requested delay is too long).
 
@@ -752,7 +752,7 @@ fn explain(status: u16, body: &ErrorBody) -> Option<(&'static str, Option<&'stat
     }
 }
 
-/// Statuses worth another attempt (SPEC §6).
+/// Statuses worth another attempt (docs/contract.md §6).
 pub fn retryable_status(status: u16, provider_code: Option<&str>) -> bool {
     match status {
         429 => provider_code != Some("insufficient_quota"),

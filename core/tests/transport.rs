@@ -1,4 +1,4 @@
-//! Integration tests of the transport against the in-process mock gateway (SPEC §5–§7, §11).
+//! Integration tests of the transport against the in-process mock gateway (docs/contract.md §5–§7, §11).
 //! Each test starts its own mock on 127.0.0.1 with an OS-chosen port.
 
 use std::collections::HashMap;

@@ -41,7 +41,7 @@ fn parse_options(options_json: Option<&str>) -> Result<RequestOptions, Error> {
     )
 }
 
-/// Builds a client from a profile given as a JSON object (SPEC section 3: `kind`, `base_url`,
+/// Builds a client from a profile given as a JSON object (docs/contract.md section 3: `kind`, `base_url`,
 /// `account_id`, `gateway_name`, `model`, `api_key`, `headers`, `gateway`, timeouts, ...).
 ///
 /// Does no network I/O. Unresolved placeholders and missing credentials do not fail here; they
@@ -116,7 +116,7 @@ unsafe fn json_call(
     })
 }
 
-/// The operator descriptor (SPEC section 9) as JSON: kind facts, the resolved `route` (`base_url`,
+/// The operator descriptor (docs/contract.md section 9) as JSON: kind facts, the resolved `route` (`base_url`,
 /// `request_endpoint`, `models_endpoint`, `account_id`, `gateway_name`, `resolved`, `hint`),
 /// the `credentials` source (never the key), the model strategy and transport settings.
 ///
@@ -131,7 +131,7 @@ pub unsafe extern "C" fn aigw_client_describe(
     json_call(client, json_out, err, |client| Ok(client.describe()))
 }
 
-/// The operator checks (SPEC section 9) as JSON: `{"status": "pass"|"warn"|"fail", "checks": [...]}`
+/// The operator checks (docs/contract.md section 9) as JSON: `{"status": "pass"|"warn"|"fail", "checks": [...]}`
 /// for `config`, `credentials`, `route` and `model_probe`. A failing check is reported in the
 /// document, not as an error status.
 ///
@@ -169,7 +169,7 @@ pub unsafe extern "C" fn aigw_client_list_models(
 /// `request_json` is an OpenAI chat-completions request object, passed through untouched except
 /// that `model` is filled in when absent (it must not set `"stream": true`; use
 /// `aigw_client_chat_stream`). `options_json` may be NULL or an object
-/// `{"gateway": {...}, "headers": {...}, "timeout_ms": n}` (SPEC sections 6, 7).
+/// `{"gateway": {...}, "headers": {...}, "timeout_ms": n}` (docs/contract.md sections 6, 7).
 ///
 /// Blocking network I/O, with retries per the profile. On `AIGW_STATUS_OK`, `*response_json`
 /// receives the upstream answer plus an `"aigw"` metadata object (`status`, `model`,

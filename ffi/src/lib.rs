@@ -1,4 +1,4 @@
-//! aigw-ffi: the C ABI of aigw (SPEC section 10), a thin translator over `aigw-core`.
+//! aigw-ffi: the C ABI of aigw (docs/contract.md section 10), a thin translator over `aigw-core`.
 //!
 //! Every exported function runs inside [`boundary`] (NULL and UTF-8 checks, panics caught and
 //! reported as `AIGW_STATUS_INTERNAL`); core error codes become C statuses in one place,

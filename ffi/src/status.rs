@@ -1,4 +1,4 @@
-//! `aigw_status`: the C numbers of SPEC section 8 and the single mapping from core error codes to them
+//! `aigw_status`: the C numbers of docs/contract.md section 8 and the single mapping from core error codes to them
 //! (and to their static C strings).
 
 use std::ffi::{c_char, CStr};
@@ -7,7 +7,7 @@ use aigw_core::ErrorCode;
 
 use crate::boundary;
 
-/// The result of every fallible aigw function (SPEC section 8). The numbers are fixed and never reused.
+/// The result of every fallible aigw function (docs/contract.md section 8). The numbers are fixed and never reused.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum aigw_status {

@@ -47,7 +47,7 @@ const _: fn() = || {
 };
 
 /// The response metadata, available as soon as the stream is open: `status`, `model` (the one
-/// selected), `request_id`, `cf_aig_log_id`, `cache_status`, `step` and `attempts` (SPEC section 6).
+/// selected), `request_id`, `cf_aig_log_id`, `cache_status`, `step` and `attempts` (docs/contract.md section 6).
 ///
 /// On `AIGW_STATUS_OK`, `*json_out` receives an owned string to free with `aigw_string_free`.
 /// `stream` and `json_out` must not be NULL; `err` may be NULL. Thread-safe.

@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Request bodies above this are refused with 413 (SPEC §11 keeps the mock bounded).
+/// Request bodies above this are refused with 413 (docs/contract.md §11 keeps the mock bounded).
 pub(crate) const MAX_BODY: usize = 8 * 1024 * 1024;
 /// Bound on the request line plus headers, so a client that never sends a blank line cannot
 /// make the mock buffer without limit.

@@ -1,4 +1,4 @@
-//! A mock Cloudflare AI Gateway (SPEC §11) on plain HTTP/1.1 over loopback, built on std only,
+//! A mock Cloudflare AI Gateway (docs/contract.md §11) on plain HTTP/1.1 over loopback, built on std only,
 //! so every language's test suite can exercise aigw end to end — including scripted failures —
 //! without network access. [`MockGateway::start`] runs it in-process; the `aigw-mock-gateway`
 //! binary serves the same thing to Python/Node/C tests.

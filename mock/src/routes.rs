@@ -1,6 +1,6 @@
 //! What the mock answers: gateway auth, `GET …/models`, `POST …/chat/completions` (JSON here,
 //! SSE in `stream`), the `/__mock/` control routes, and the non-streaming fault answers both
-//! endpoints share. Bodies and codes mirror Cloudflare AI Gateway's (SPEC §11).
+//! endpoints share. Bodies and codes mirror Cloudflare AI Gateway's (docs/contract.md §11).
 
 use std::io::{self, Write};
 use std::net::TcpStream;

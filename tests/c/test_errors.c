@@ -172,7 +172,7 @@ static void test_model_selection(const test_args *args) {
     aigw_client *client = NULL;
     aigw_error *err = NULL;
     char *base = mock_base_url(args);
-    /* model = auto, and the catalog fails: the recovery text of SPEC 5. */
+    /* model = auto, and the catalog fails: the recovery text of docs/contract.md §5. */
     char *profile = str_printf("{\"kind\": \"cloudflare\", \"base_url\": \"%s\", \"api_key\": \"%s\", "
                                "\"retry_max_attempts\": 1, "
                                "\"headers\": {\"x-mock-fault\": \"models:status=500\"}}",

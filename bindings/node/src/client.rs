@@ -41,7 +41,7 @@ impl NativeClient {
         })
     }
 
-    /// Builds a client from a TOML/JSON config file and an optional profile id (SPEC §3).
+    /// Builds a client from a TOML/JSON config file and an optional profile id (docs/contract.md §3).
     #[napi(factory)]
     pub fn from_config(env: Env, path: String, profile: Option<String>) -> napi::Result<Self> {
         promise::sync(&env, || {

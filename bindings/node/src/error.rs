@@ -1,4 +1,4 @@
-//! Core errors as JavaScript `Error`s: `.code` is the SPEC §8 string, with `.status`,
+//! Core errors as JavaScript `Error`s: `.code` is the docs/contract.md §8 string, with `.status`,
 //! `.httpStatus`, `.providerCode`, `.retryAfterMs`, `.requestId` and `.attempts` beside it.
 //! The same object is thrown by sync calls and rejected by async ones.
 

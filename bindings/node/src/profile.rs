@@ -1,5 +1,5 @@
 //! Profiles and per-request options as JavaScript writes them: camelCase keys (`baseUrl`,
-//! `gateway.cacheTtl`, `timeoutMs`) become the snake_case of SPEC §3/§6/§7 before core parses
+//! `gateway.cacheTtl`, `timeoutMs`) become the snake_case of docs/contract.md §3/§6/§7 before core parses
 //! them. Keys the user owns (`headers`, `gateway.metadata`, secret references) are left alone.
 
 use aigw_core::{Error, Profile, RequestOptions};

@@ -1,4 +1,4 @@
-//! The provider registry as data (SPEC §2): `providers()`, `resolveKind()`, and the error-code
+//! The provider registry as data (docs/contract.md §2): `providers()`, `resolveKind()`, and the error-code
 //! table, each handed over as JSON text that `index.js` parses.
 
 use napi::Env;

@@ -1,5 +1,5 @@
 'use strict';
-// Every SPEC §8 code the Node surface can reach, thrown by sync calls and rejected by async
+// Every docs/contract.md §8 code the Node surface can reach, thrown by sync calls and rejected by async
 // ones as an `Error` with the same `.code` and properties; and the HTTP table of errors.json.
 
 const test = require('node:test');

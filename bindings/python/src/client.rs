@@ -46,7 +46,7 @@ fn request_body(
     Ok(Value::Object(body))
 }
 
-/// Per-request options (SPEC §6); the common no-options call parses nothing.
+/// Per-request options (docs/contract.md §6); the common no-options call parses nothing.
 fn request_options(
     py: Python<'_>,
     gateway: Option<&Bound<'_, PyAny>>,

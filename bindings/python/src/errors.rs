@@ -1,4 +1,4 @@
-//! aigw errors as Python exceptions (SPEC §8). The classes live in `aigw/_errors.py` so users
+//! aigw errors as Python exceptions (docs/contract.md §8). The classes live in `aigw/_errors.py` so users
 //! can construct them (e.g. in their own tests); this file maps every core code to its class in
 //! one exhaustive `match` and fills the attributes.
 

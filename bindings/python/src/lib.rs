@@ -1,5 +1,5 @@
 //! `aigw._aigw`: the Python binding, a thin translator over `aigw-core`. One file per concept,
-//! as in core: [`client`], [`stream`], [`registry`], [`errors`] (SPEC §8 classes) and
+//! as in core: [`client`], [`stream`], [`registry`], [`errors`] (docs/contract.md §8 classes) and
 //! [`conversion`] (JSON values ↔ Python objects). `aigw/__init__.py` re-exports the public names.
 
 mod client;

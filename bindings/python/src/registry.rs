@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use crate::conversion;
 use crate::errors::to_py_err;
 
-/// Every built-in provider kind (SPEC §2), as dicts.
+/// Every built-in provider kind (docs/contract.md §2), as dicts.
 #[pyfunction]
 pub fn providers(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     conversion::to_py(py, &aigw_core::providers_json())

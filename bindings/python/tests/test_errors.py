@@ -1,5 +1,5 @@
 """Every error code raised for real, through the mock gateway where one is involved: the class,
-its builtin base, and the attributes SPEC §8 requires."""
+its builtin base, and the attributes docs/contract.md §8 requires."""
 
 from __future__ import annotations
 

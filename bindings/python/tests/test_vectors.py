@@ -1,5 +1,5 @@
 """Replays the language-neutral vectors in tests/vectors/: kind and route resolution, credential
-precedence, and the SPEC §8 error table. None of these touch the network."""
+precedence, and the docs/contract.md §8 error table. None of these touch the network."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ __all__ = ["ChatStream", "Client", "__version__", "providers", "resolve_kind"]
 __version__: str
 
 def providers() -> list[dict[str, Any]]:
-    """Every built-in provider kind (SPEC §2), as dicts."""
+    """Every built-in provider kind (docs/contract.md §2), as dicts."""
 
 def resolve_kind(name: str) -> dict[str, Any]:
     """The kind an id or alias names; `ConfigError` with suggestions when unknown."""

@@ -1,4 +1,4 @@
-"""The aigw exceptions (SPEC §8): `AigwError` and one subclass per error code.
+"""The aigw exceptions (docs/contract.md §8): `AigwError` and one subclass per error code.
 
 Where a builtin fits, the class also derives from it (`aigw.TimeoutError` is a `TimeoutError`,
 `aigw.ConnectionError` a `ConnectionError`, `InvalidArgumentError` and `ConfigError` are
@@ -12,7 +12,7 @@ import builtins
 
 
 class AigwError(Exception):
-    """Any aigw failure. `code` is the stable SPEC §8 string; the other attributes carry the
+    """Any aigw failure. `code` is the stable docs/contract.md §8 string; the other attributes carry the
     upstream facts when there were any (None otherwise)."""
 
     code: str = "INTERNAL"
