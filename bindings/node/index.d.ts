@@ -24,6 +24,26 @@ export interface GatewayOptions {
   backoff?: 'constant' | 'linear' | 'exponential';
   eventId?: string;
   byokAlias?: string;
+  /** Your prices for the gateway's cost analytics, USD per token → `cf-aig-custom-cost` (at least one). */
+  customCost?: { perTokenIn?: number; perTokenOut?: number; perCacheReadToken?: number; perCacheWriteToken?: number; [snakeCase: string]: unknown };
+  /** Zero data retention (`true` forces it, `false` turns it off; Unified Billing only) → `cf-aig-zdr`. */
+  zdr?: boolean;
+  /** Require your own provider credentials → `cf-aig-no-wholesale: true` (`false` sends nothing). */
+  noWholesale?: boolean;
+  /** Auto Router session → `cf-aig-session-id`. */
+  sessionId?: string;
+  /** Auto Router turn → `cf-aig-turn-id`. */
+  turnId?: string;
+  /** → `cf-aig-no-session-affinity: true` (`false` sends nothing). */
+  noSessionAffinity?: boolean;
+  /** Auto Router model allow-list (`*` wildcards), a list or one comma-separated string → `cf-aig-allowed-models`. */
+  allowedModels?: string[] | string;
+  /** Auto Router provider allow-list → `cf-aig-allowed-providers`. */
+  allowedProviders?: string[] | string;
+  /** 32 hex digits → `cf-aig-otel-trace-id`; filled from a `traceparent` header when you send one. */
+  otelTraceId?: string;
+  /** 16 hex digits → `cf-aig-otel-parent-span-id`; filled from a `traceparent` header when you send one. */
+  otelParentSpanId?: string;
   [snakeCase: string]: unknown;
 }
 
@@ -102,6 +122,31 @@ export interface ResponseMeta {
   cache_status: string | null;
   step: string | null;
   attempts: Attempt[];
+  /** Which response header `request_id` came from (`x-request-id`, `cf-aig-request-id`, `request-id`, `x-amzn-requestid`, `x-litellm-call-id`). */
+  request_id_header?: string | null;
+  /** The rest are present only when the gateway sent the header: `cf-aig-event-id`. */
+  event_id?: string;
+  /** `cf-aig-request-id`. */
+  gateway_request_id?: string;
+  /** `cf-aig-model` (dynamic routes). */
+  upstream_model?: string;
+  /** `cf-aig-provider` (dynamic routes). */
+  upstream_provider?: string;
+  /** `cf-aig-routed-model` (Auto Router). */
+  routed_model?: string;
+  /** `cf-aig-routing-reason` (Auto Router). */
+  routing_reason?: string;
+  /** `cf-aig-routing-decision-id` (Auto Router). */
+  routing_decision_id?: string;
+  /** The `x-ratelimit-*` headers present; limits and remainders are numbers when they parse, resets stay text. */
+  rate_limit?: {
+    limit_requests?: number | string;
+    remaining_requests?: number | string;
+    reset_requests?: number | string;
+    limit_tokens?: number | string;
+    remaining_tokens?: number | string;
+    reset_tokens?: number | string;
+  };
 }
 
 /** A chat completion as the provider returned it, plus `aigw` metadata. */
@@ -169,6 +214,8 @@ export interface Description {
     | { status: 'resolved'; source: string; key_pool_size: number }
     | { status: 'missing'; source: null; message: string };
   model: { strategy: 'explicit_model' | 'auto_discovery'; model: string | null; preferred_models: string[] };
+  /** The `cf-aig-*` headers every call sends (the token as `Bearer <its source>`, never its value). */
+  gateway_headers: Record<string, string>;
   version: string;
   [key: string]: unknown;
 }

@@ -275,19 +275,64 @@ fn ask(client: &Client, message: &str, verbose: bool) -> Result<(), Error> {
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let mut calls = ToolCalls::default();
+    let mut wrote_text = false;
     while let Some(chunk) = stream.next_chunk()? {
         for choice in chunk.value["choices"].as_array().into_iter().flatten() {
             let text = choice["delta"]["content"]
                 .as_str()
                 .or_else(|| choice["message"]["content"].as_str());
             if let Some(text) = text {
+                wrote_text |= !text.is_empty();
                 let _ = out.write_all(text.as_bytes());
                 let _ = out.flush();
             }
+            for part in [
+                &choice["delta"]["tool_calls"],
+                &choice["message"]["tool_calls"],
+            ] {
+                for call in part.as_array().into_iter().flatten() {
+                    calls.add(call);
+                }
+            }
         }
     }
-    let _ = writeln!(out);
+    if wrote_text {
+        let _ = writeln!(out);
+    }
+    for (name, arguments) in &calls.0 {
+        let _ = writeln!(out, "tool call: {name}({arguments})");
+    }
+    if !wrote_text && calls.0.is_empty() {
+        let _ = writeln!(out);
+    }
     Ok(())
+}
+
+/// Tool calls put back together from stream deltas: the first delta of a call (by `index`)
+/// carries its name, later ones append to its arguments.
+#[derive(Default)]
+struct ToolCalls(Vec<(String, String)>);
+
+impl ToolCalls {
+    fn add(&mut self, delta: &Value) {
+        let index = delta["index"]
+            .as_u64()
+            .and_then(|i| usize::try_from(i).ok())
+            .unwrap_or(self.0.len());
+        // Bounded by what the upstream sends; an index far past the end starts a new call.
+        let slot = index.min(self.0.len());
+        if slot == self.0.len() {
+            self.0.push((String::new(), String::new()));
+        }
+        let (name, arguments) = &mut self.0[slot];
+        if let Some(n) = delta["function"]["name"].as_str() {
+            name.push_str(n);
+        }
+        if let Some(a) = delta["function"]["arguments"].as_str() {
+            arguments.push_str(a);
+        }
+    }
 }
 
 fn run(a: &Args) -> Result<ExitCode, Error> {

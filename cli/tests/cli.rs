@@ -373,3 +373,64 @@ fn echoed_keys_are_scrubbed_from_stderr_and_the_debug_log_redacts_by_value() {
     assert!(err.contains("X-Trace-Copy: <redacted>"), "{err}");
     no_key(&o);
 }
+
+#[test]
+fn ask_prints_the_tool_calls_of_an_answer_without_text() {
+    let m = mock();
+    // The mock's `mock/<faults>` model: one tool call whose arguments stream in pieces.
+    let cfg = config(
+        "ask-tools",
+        &profile(
+            &m,
+            "model = \"mock/tool_call=get_weather:%7B%22city%22%3A%22Paris%22%7D;chunks=4\"",
+        ),
+    );
+    let o = aigw(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "ask",
+        "--message",
+        "weather?",
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(out, "tool call: get_weather({\"city\":\"Paris\"})\n");
+}
+
+#[test]
+fn doctor_fails_when_the_probe_refuses_the_key_even_with_a_pinned_model() {
+    let m = mock();
+    let cfg = config(
+        "doctor-401",
+        &profile(
+            &m,
+            "model = \"openai/gpt-4o-mini\"\napi_key = \"a-refused-key-123\"",
+        ),
+    );
+    let o = aigw(&["--config", cfg.to_str().unwrap(), "doctor"]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(
+            "fail  model_probe  the models endpoint refused the credentials from provider.api_key"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("a-refused-key-123"), "{out}");
+}
+
+#[test]
+fn doctor_warns_on_a_pinned_model_the_catalog_does_not_list() {
+    let m = mock();
+    let cfg = config(
+        "doctor-unlisted",
+        &profile(&m, "model = \"openai/gpt-4o-mni\""),
+    );
+    let o = aigw(&["--config", cfg.to_str().unwrap(), "doctor"]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "a warning, not a failure: {out}");
+    assert!(
+        out.contains("warn  model_probe  3 model(s) listed; chat will use `openai/gpt-4o-mni`; `openai/gpt-4o-mni` is not in the catalog (closest: openai/gpt-4o-mini, openai/gpt-4o, workers-ai/@cf/meta/llama-3.1-8b-instruct): check provider.model"),
+        "{out}"
+    );
+}

@@ -262,6 +262,10 @@ impl Client {
             h.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
             h.push((name.to_string(), value.to_string()));
         }
+        if self.inner.route.account_id.is_some() {
+            // A Cloudflare route: the caller's W3C trace context becomes the gateway's.
+            crate::gateway::fill_otel_from_traceparent(&mut h);
+        }
         h
     }
 

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::auth::CredentialSource;
+use crate::catalog::model_id;
 use crate::client::{Client, LIST_MODELS_RECOVERY};
 use crate::error::ErrorCode;
 use crate::gateway::GATEWAY_FIELDS;
@@ -42,7 +43,52 @@ pub fn describe(client: &Client) -> Value {
         "backoff": gateway.backoff.map(|b| format!("{b:?}").to_ascii_lowercase()),
         "event_id": gateway.event_id,
         "byok_alias": gateway.byok_alias,
+        "custom_cost": gateway.custom_cost.as_ref().map(|c| c.to_json()),
+        "zdr": gateway.zdr,
+        "no_wholesale": gateway.no_wholesale,
+        "session_id": gateway.session_id,
+        "turn_id": gateway.turn_id,
+        "no_session_affinity": gateway.no_session_affinity,
+        "allowed_models": gateway.allowed_models,
+        "allowed_providers": gateway.allowed_providers,
+        "otel_trace_id": gateway.otel_trace_id,
+        "otel_parent_span_id": gateway.otel_parent_span_id,
     });
+    // The gateway headers every call sends (the token shown by its source, never its value),
+    // with the trace ids a profile-level `traceparent` adds on a Cloudflare route.
+    let mut sent: Vec<(String, String)> = gateway
+        .plain_headers()
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+    if route.account_id.is_some() {
+        let mut with_user: Vec<(String, String)> = profile
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        with_user.extend(sent.iter().cloned());
+        crate::gateway::fill_otel_from_traceparent(&mut with_user);
+        for otel in [
+            crate::gateway::OTEL_TRACE_ID,
+            crate::gateway::OTEL_PARENT_SPAN_ID,
+        ] {
+            if let Some((n, v)) = with_user.iter().find(|(n, _)| n == otel) {
+                sent.retain(|(m, _)| m != n);
+                sent.push((n.clone(), v.clone()));
+            }
+        }
+    }
+    let mut gateway_headers: serde_json::Map<String, Value> = sent
+        .into_iter()
+        .map(|(n, v)| (n, Value::String(v)))
+        .collect();
+    if let Some(auth) = &gateway.authorization {
+        gateway_headers.insert(
+            "cf-aig-authorization".to_string(),
+            Value::String(format!("Bearer <{}>", auth.source())),
+        );
+    }
     debug_assert_eq!(
         gateway_json.as_object().map(|m| m.len()),
         Some(GATEWAY_FIELDS.len())
@@ -87,6 +133,7 @@ pub fn describe(client: &Client) -> Value {
         },
         "headers": profile.headers.names(),
         "gateway": gateway_json,
+        "gateway_headers": gateway_headers,
         "transport": {
             "connect_timeout_ms": profile.connect_timeout_ms,
             "request_timeout_ms": profile.request_timeout_ms,
@@ -118,6 +165,66 @@ pub fn valid_gateway_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// Route mistakes doctor can see without the network, each with what to do.
+fn route_lints(client: &Client) -> Vec<String> {
+    let route = client.route();
+    let profile = client.profile();
+    let mut lints = Vec::new();
+    let path_of = |url: &str| {
+        url.split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|at| rest[at..].to_string()))
+            .unwrap_or_default()
+    };
+    let endpoint_path = path_of(&route.request_endpoint);
+    if endpoint_path.contains("/v1/v1/") || endpoint_path.ends_with("/v1/v1") {
+        lints.push("the path has `/v1/v1`: the base URL already ends in /v1 and the path adds another; remove one".to_string());
+    }
+    if let Some(base) = &profile.base_url {
+        let base = base.split('?').next().unwrap_or(base).trim_end_matches('/');
+        if base.ends_with("/chat/completions") {
+            lints.push(format!(
+                "provider.base_url ends in /chat/completions and aigw appends {} itself (request endpoint {}); drop it from base_url, or set provider.endpoint to the full URL",
+                client.kind().chat_path, route.request_endpoint
+            ));
+        }
+    }
+    lints
+}
+
+/// Advice for a 404 from the probe on Cloudflare's seed template path (`…/openai/compat`).
+fn not_found_advice(client: &Client) -> Option<String> {
+    let route = client.route();
+    let (account, gateway) = (route.account_id.as_ref()?, route.gateway_name.as_ref()?);
+    let base = route.base_url.split('?').next()?.trim_end_matches('/');
+    if !base.ends_with("/openai/compat") {
+        return None;
+    }
+    let root = base.strip_suffix("/openai/compat")?;
+    Some(format!(
+        "the route uses the seed's …/openai/compat template, which Cloudflare does not document: Cloudflare documents {root}/compat (the unified endpoint, model ids as provider/model, e.g. openai/gpt-4o-mini) and {root}/openai (the OpenAI passthrough, OpenAI model ids); if chat answers 404 too, set provider.base_url to one of them (account {account}, gateway {gateway})"
+    ))
+}
+
+/// Up to `n` catalog ids closest to `wanted` (normalised Levenshtein, case-insensitive;
+/// ties keep catalog order).
+fn closest<'a>(wanted: &str, ids: &[&'a str], n: usize) -> Vec<&'a str> {
+    let wanted = wanted.to_ascii_lowercase();
+    let mut scored: Vec<(f64, usize, &str)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let lower = id.to_ascii_lowercase();
+            // Ids that only differ by a `provider/` prefix are the closest of all.
+            let tail = lower.rsplit('/').next().unwrap_or(&lower);
+            let score = strsim::normalized_levenshtein(&wanted, &lower)
+                .max(strsim::normalized_levenshtein(&wanted, tail));
+            (score, i, *id)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(n).map(|(_, _, id)| id).collect()
 }
 
 /// The doctor report: `{ "status": pass|warn|fail, "checks": [...] }`.
@@ -172,10 +279,19 @@ pub fn doctor(client: &Client) -> Value {
                 detail.push_str(&format!("; models endpoint {m}"));
             }
             let mut status = "pass";
-            if kind.id == "cloudflare_ai_gateway" {
+            let cloudflare = kind.id == "cloudflare_ai_gateway" || route.account_id.is_some();
+            if cloudflare {
                 match (&route.account_id, &route.gateway_name) {
                     (Some(a), Some(g)) => {
                         detail.push_str(&format!("; account_id {a}; gateway_name {g}"));
+                        if crate::route::rest_account_id(&route.request_endpoint).is_some()
+                            && profile
+                                .headers
+                                .get(crate::route::GATEWAY_ID_HEADER)
+                                .is_none()
+                        {
+                            detail.push_str(" (no cf-aig-gateway-id header: Cloudflare uses the account's `default` gateway; set provider.headers.cf-aig-gateway-id to choose one)");
+                        }
                         if !valid_account_id(a) {
                             status = "warn";
                             detail.push_str("; the account id is not 32 hex characters: check it against the Cloudflare dashboard");
@@ -190,6 +306,11 @@ pub fn doctor(client: &Client) -> Value {
                         detail.push_str("; the URL does not have the /v1/{account_id}/{gateway_name}/ shape of Cloudflare AI Gateway");
                     }
                 }
+            }
+            for lint in route_lints(client) {
+                status = "warn";
+                detail.push_str("; ");
+                detail.push_str(&lint);
             }
             checks.push(check("route", status, detail));
             true
@@ -217,29 +338,66 @@ pub fn doctor(client: &Client) -> Value {
                 if let Some(m) = profile.model.as_ref().or(selected.as_ref()) {
                     detail.push_str(&format!("; chat will use `{m}`"));
                 }
-                check(
-                    "model_probe",
-                    if models.is_empty() && profile.model.is_none() {
-                        "fail"
-                    } else {
-                        "pass"
-                    },
-                    detail,
-                )
+                let mut status = if models.is_empty() && profile.model.is_none() {
+                    "fail"
+                } else {
+                    "pass"
+                };
+                if let Some(pinned) = &profile.model {
+                    let ids: Vec<&str> = models.iter().filter_map(model_id).collect();
+                    if !ids.is_empty() && !ids.iter().any(|id| id.eq_ignore_ascii_case(pinned)) {
+                        status = "warn";
+                        detail.push_str(&format!(
+                            "; `{pinned}` is not in the catalog (closest: {}): check provider.model",
+                            closest(pinned, &ids, 3).join(", ")
+                        ));
+                    }
+                }
+                check("model_probe", status, detail)
             }
             Err(e) if matches!(e.code, ErrorCode::Connection | ErrorCode::Timeout) => check(
                 "model_probe",
                 "fail",
                 format!("the models endpoint is unreachable: {}", e.message),
             ),
+            Err(e) if e.code == ErrorCode::Auth => {
+                // A rejected credential fails whatever the model setting: a pinned model does
+                // not make a refused key work.
+                let detail = if e.provider_code.as_deref() == Some("2009")
+                    && profile.gateway.authorization.is_none()
+                {
+                    format!("this gateway requires authentication: set gateway.authorization to a Cloudflare AI Gateway token ({})", e.message)
+                } else if e.provider_code.as_deref() == Some("2009") {
+                    format!(
+                        "the gateway refused its token: check gateway.authorization ({})",
+                        e.message
+                    )
+                } else {
+                    let source = match client.credentials() {
+                        Ok(c) => c.source.label(),
+                        Err(_) => "no credentials".to_string(),
+                    };
+                    format!(
+                        "the models endpoint refused the credentials from {source}: {}",
+                        e.message
+                    )
+                };
+                check("model_probe", "fail", detail)
+            }
             Err(e) => {
+                let mut reason = e.message.clone();
+                if e.http_status == Some(404) {
+                    if let Some(advice) = not_found_advice(client) {
+                        reason.push_str("; ");
+                        reason.push_str(&advice);
+                    }
+                }
                 if let Some(m) = &profile.model {
                     check(
                         "model_probe",
                         "warn",
                         format!(
-                            "chat may still work because model `{m}` is explicitly configured ({})",
-                            e.message
+                            "chat may still work because model `{m}` is explicitly configured ({reason})"
                         ),
                     )
                 } else if !profile.preferred_models.is_empty() {
@@ -247,9 +405,8 @@ pub fn doctor(client: &Client) -> Value {
                         "model_probe",
                         "warn",
                         format!(
-                            "runtime will try configured preferred model fallback(s): {} ({})",
+                            "runtime will try configured preferred model fallback(s): {} ({reason})",
                             profile.preferred_models.join(", "),
-                            e.message
                         ),
                     )
                 } else {
@@ -257,8 +414,7 @@ pub fn doctor(client: &Client) -> Value {
                         "model_probe",
                         "fail",
                         format!(
-                            "current config still uses model = auto; set provider.model explicitly or configure preferred_models before retrying ({}; {})",
-                            LIST_MODELS_RECOVERY, e.message
+                            "current config still uses model = auto; set provider.model explicitly or configure preferred_models before retrying ({LIST_MODELS_RECOVERY}; {reason})"
                         ),
                     )
                 }

@@ -57,10 +57,121 @@ pub struct GatewayOptions {
     pub event_id: Option<String>,
     /// → `cf-aig-byok-alias`.
     pub byok_alias: Option<String>,
+    /// Prices in USD per token → `cf-aig-custom-cost` (JSON).
+    pub custom_cost: Option<CustomCost>,
+    /// Zero data retention for this request → `cf-aig-zdr` (`true` forces it, `false` turns it
+    /// off; Unified Billing only).
+    pub zdr: Option<bool>,
+    /// Require the caller's own provider credentials → `cf-aig-no-wholesale: true` (`false`
+    /// sends nothing: the header cannot relax the gateway's setting).
+    pub no_wholesale: Option<bool>,
+    /// Auto Router session → `cf-aig-session-id`.
+    pub session_id: Option<String>,
+    /// Auto Router turn, overriding turn detection → `cf-aig-turn-id`.
+    pub turn_id: Option<String>,
+    /// → `cf-aig-no-session-affinity: true` (`false` sends nothing).
+    pub no_session_affinity: Option<bool>,
+    /// Auto Router model allow-list (`*` wildcards allowed) → `cf-aig-allowed-models`
+    /// (comma-separated).
+    pub allowed_models: Option<Vec<String>>,
+    /// Auto Router provider allow-list → `cf-aig-allowed-providers` (comma-separated).
+    pub allowed_providers: Option<Vec<String>>,
+    /// OpenTelemetry trace id, 32 hex digits → `cf-aig-otel-trace-id`.
+    pub otel_trace_id: Option<String>,
+    /// OpenTelemetry parent span id, 16 hex digits → `cf-aig-otel-parent-span-id`.
+    pub otel_parent_span_id: Option<String>,
+}
+
+/// Custom prices sent to the gateway for its cost analytics, in USD per token (Cloudflare's
+/// unit: "$1 per million input tokens" is `per_token_in = 0.000001`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomCost {
+    /// USD per input token.
+    pub per_token_in: Option<f64>,
+    /// USD per output token.
+    pub per_token_out: Option<f64>,
+    /// USD per cache-read token.
+    pub per_cache_read_token: Option<f64>,
+    /// USD per cache-write token.
+    pub per_cache_write_token: Option<f64>,
+}
+
+/// The fields of `gateway.custom_cost`, in the order they are sent.
+pub const CUSTOM_COST_FIELDS: [&str; 4] = [
+    "per_token_in",
+    "per_token_out",
+    "per_cache_read_token",
+    "per_cache_write_token",
+];
+
+impl CustomCost {
+    fn from_value(value: &Value, path: &str) -> Result<CustomCost> {
+        let mut f = Fields::new(value, path)?;
+        let mut prices = [None; 4];
+        for (slot, name) in prices.iter_mut().zip(CUSTOM_COST_FIELDS) {
+            *slot = match f.take(name) {
+                None => None,
+                Some(v) => match v.as_f64() {
+                    Some(x) if x.is_finite() && x >= 0.0 => Some(x),
+                    _ => {
+                        return Err(Error::config(format!(
+                            "{path}.{name} must be a non-negative number (USD per token)"
+                        )))
+                    }
+                },
+            };
+        }
+        f.finish()?;
+        if prices.iter().all(Option::is_none) {
+            return Err(Error::config(format!(
+                "{path} sets no price; give at least one of {}",
+                CUSTOM_COST_FIELDS.join(", ")
+            )));
+        }
+        let [per_token_in, per_token_out, per_cache_read_token, per_cache_write_token] = prices;
+        Ok(CustomCost {
+            per_token_in,
+            per_token_out,
+            per_cache_read_token,
+            per_cache_write_token,
+        })
+    }
+
+    fn set(&self) -> impl Iterator<Item = (&'static str, serde_json::Number)> {
+        let prices = [
+            self.per_token_in,
+            self.per_token_out,
+            self.per_cache_read_token,
+            self.per_cache_write_token,
+        ];
+        CUSTOM_COST_FIELDS
+            .into_iter()
+            .zip(prices)
+            .filter_map(|(name, p)| Some((name, serde_json::Number::from_f64(p?)?)))
+    }
+
+    /// The set prices as a JSON object.
+    pub fn to_json(&self) -> Value {
+        Value::Object(
+            self.set()
+                .map(|(name, p)| (name.to_string(), Value::Number(p)))
+                .collect(),
+        )
+    }
+
+    /// The `cf-aig-custom-cost` value: the set prices as compact JSON in
+    /// [`CUSTOM_COST_FIELDS`] order (the documented order, whatever the map type sorts).
+    pub fn header_value(&self) -> String {
+        let fields: Vec<String> = self
+            .set()
+            .map(|(name, p)| format!("\"{name}\":{p}"))
+            .collect();
+        format!("{{{}}}", fields.join(","))
+    }
 }
 
 /// The fields of the `gateway` table, in documentation order.
-pub const GATEWAY_FIELDS: [&str; 13] = [
+pub const GATEWAY_FIELDS: [&str; 23] = [
     "authorization",
     "cache_ttl",
     "skip_cache",
@@ -74,6 +185,16 @@ pub const GATEWAY_FIELDS: [&str; 13] = [
     "backoff",
     "event_id",
     "byok_alias",
+    "custom_cost",
+    "zdr",
+    "no_wholesale",
+    "session_id",
+    "turn_id",
+    "no_session_affinity",
+    "allowed_models",
+    "allowed_providers",
+    "otel_trace_id",
+    "otel_parent_span_id",
 ];
 
 impl GatewayOptions {
@@ -129,6 +250,18 @@ impl GatewayOptions {
         };
         g.event_id = f.string("event_id")?;
         g.byok_alias = f.string("byok_alias")?;
+        if let Some(v) = f.take("custom_cost") {
+            g.custom_cost = Some(CustomCost::from_value(v, &format!("{path}.custom_cost"))?);
+        }
+        g.zdr = f.bool("zdr")?;
+        g.no_wholesale = f.bool("no_wholesale")?;
+        g.session_id = f.string("session_id")?;
+        g.turn_id = f.string("turn_id")?;
+        g.no_session_affinity = f.bool("no_session_affinity")?;
+        g.allowed_models = allow_list(&mut f, "allowed_models")?;
+        g.allowed_providers = allow_list(&mut f, "allowed_providers")?;
+        g.otel_trace_id = hex_id(&mut f, "otel_trace_id", 32)?;
+        g.otel_parent_span_id = hex_id(&mut f, "otel_parent_span_id", 16)?;
         f.finish()?;
         for (name, value) in g.plain_headers() {
             crate::auth::check_header(name, &value, path)?;
@@ -155,6 +288,16 @@ impl GatewayOptions {
             backoff: pick(&over.backoff, &self.backoff),
             event_id: pick(&over.event_id, &self.event_id),
             byok_alias: pick(&over.byok_alias, &self.byok_alias),
+            custom_cost: pick(&over.custom_cost, &self.custom_cost),
+            zdr: pick(&over.zdr, &self.zdr),
+            no_wholesale: pick(&over.no_wholesale, &self.no_wholesale),
+            session_id: pick(&over.session_id, &self.session_id),
+            turn_id: pick(&over.turn_id, &self.turn_id),
+            no_session_affinity: pick(&over.no_session_affinity, &self.no_session_affinity),
+            allowed_models: pick(&over.allowed_models, &self.allowed_models),
+            allowed_providers: pick(&over.allowed_providers, &self.allowed_providers),
+            otel_trace_id: pick(&over.otel_trace_id, &self.otel_trace_id),
+            otel_parent_span_id: pick(&over.otel_parent_span_id, &self.otel_parent_span_id),
         }
     }
 
@@ -163,8 +306,8 @@ impl GatewayOptions {
         *self == GatewayOptions::default()
     }
 
-    /// The `cf-aig-*` headers other than authorization.
-    fn plain_headers(&self) -> Vec<(&'static str, String)> {
+    /// The `cf-aig-*` headers other than authorization, in [`GATEWAY_FIELDS`] order.
+    pub fn plain_headers(&self) -> Vec<(&'static str, String)> {
         let mut h = Vec::new();
         if let Some(v) = self.cache_ttl {
             h.push(("cf-aig-cache-ttl", v.to_string()));
@@ -202,6 +345,36 @@ impl GatewayOptions {
         if let Some(v) = &self.byok_alias {
             h.push(("cf-aig-byok-alias", v.clone()));
         }
+        if let Some(v) = &self.custom_cost {
+            h.push(("cf-aig-custom-cost", v.header_value()));
+        }
+        if let Some(v) = self.zdr {
+            h.push(("cf-aig-zdr", v.to_string()));
+        }
+        if self.no_wholesale == Some(true) {
+            h.push(("cf-aig-no-wholesale", "true".to_string()));
+        }
+        if let Some(v) = &self.session_id {
+            h.push(("cf-aig-session-id", v.clone()));
+        }
+        if let Some(v) = &self.turn_id {
+            h.push(("cf-aig-turn-id", v.clone()));
+        }
+        if self.no_session_affinity == Some(true) {
+            h.push(("cf-aig-no-session-affinity", "true".to_string()));
+        }
+        if let Some(v) = &self.allowed_models {
+            h.push(("cf-aig-allowed-models", v.join(",")));
+        }
+        if let Some(v) = &self.allowed_providers {
+            h.push(("cf-aig-allowed-providers", v.join(",")));
+        }
+        if let Some(v) = &self.otel_trace_id {
+            h.push((OTEL_TRACE_ID, v.clone()));
+        }
+        if let Some(v) = &self.otel_parent_span_id {
+            h.push((OTEL_PARENT_SPAN_ID, v.clone()));
+        }
         h
     }
 
@@ -224,6 +397,107 @@ impl GatewayOptions {
             h.push(("cf-aig-authorization", format!("Bearer {}", token.expose())));
         }
         Ok(h)
+    }
+}
+
+/// Header carrying the OpenTelemetry trace id.
+pub const OTEL_TRACE_ID: &str = "cf-aig-otel-trace-id";
+/// Header carrying the OpenTelemetry parent span id.
+pub const OTEL_PARENT_SPAN_ID: &str = "cf-aig-otel-parent-span-id";
+
+/// An allow-list as a list of strings or one comma-separated string; entries are trimmed, and
+/// none may be empty or hold a comma (the header is comma-separated).
+fn allow_list(f: &mut Fields<'_>, name: &'static str) -> Result<Option<Vec<String>>> {
+    let path = f.child(name);
+    let items: Vec<String> = match f.take(name) {
+        None => return Ok(None),
+        Some(Value::String(s)) => s.split(',').map(|e| e.trim().to_string()).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(|e| e.trim().to_string()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| Error::config(format!("{path} must be a list of strings")))?,
+        Some(_) => {
+            return Err(Error::config(format!(
+                "{path} must be a list of strings or one comma-separated string"
+            )))
+        }
+    };
+    if items.is_empty() || items.iter().any(String::is_empty) {
+        return Err(Error::config(format!(
+            "{path} has an empty entry; list names such as `openai/*` or `anthropic`"
+        )));
+    }
+    if let Some(bad) = items.iter().find(|e| e.contains(',')) {
+        return Err(Error::config(format!(
+            "{path} entry `{bad}` holds a comma; give each entry separately"
+        )));
+    }
+    Ok(Some(items))
+}
+
+/// Whether `id` is `len` hex digits and not all zeros (W3C Trace Context forbids all-zero ids).
+fn valid_trace_part(id: &str, len: usize) -> bool {
+    id.len() == len && id.bytes().all(|b| b.is_ascii_hexdigit()) && id.bytes().any(|b| b != b'0')
+}
+
+fn hex_id(f: &mut Fields<'_>, name: &'static str, len: usize) -> Result<Option<String>> {
+    let path = f.child(name);
+    match f.string(name)? {
+        None => Ok(None),
+        Some(id) if valid_trace_part(&id, len) => Ok(Some(id.to_ascii_lowercase())),
+        Some(id) => Err(Error::config(format!(
+            "{path} is `{}`; it must be {len} hexadecimal digits, not all zero",
+            id.escape_default()
+        ))),
+    }
+}
+
+/// The trace id and parent span id of a W3C `traceparent` header
+/// (`{version}-{trace-id}-{parent-id}-{flags}`), or `None` when it is not valid: an invalid
+/// `traceparent` is ignored, as the W3C Trace Context recommendation says.
+pub fn parse_traceparent(value: &str) -> Option<(String, String)> {
+    let value = value.trim();
+    let mut parts = value.split('-');
+    let version = parts.next()?;
+    let trace = parts.next()?;
+    let span = parts.next()?;
+    let flags = parts.next()?;
+    let lower_hex = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    if version.len() != 2 || !lower_hex(version) || version == "ff" {
+        return None;
+    }
+    // Version 00 has exactly four fields; later versions may append more.
+    if version == "00" && parts.next().is_some() {
+        return None;
+    }
+    if flags.len() != 2 || !lower_hex(flags) || !lower_hex(trace) || !lower_hex(span) {
+        return None;
+    }
+    (valid_trace_part(trace, 32) && valid_trace_part(span, 16))
+        .then(|| (trace.to_string(), span.to_string()))
+}
+
+/// Adds `cf-aig-otel-trace-id` and `cf-aig-otel-parent-span-id` from a `traceparent` among
+/// `headers`, unless the trace id header is already there (an explicit `otel_trace_id` wins).
+pub fn fill_otel_from_traceparent(headers: &mut Vec<(String, String)>) {
+    if headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case(OTEL_TRACE_ID))
+    {
+        return;
+    }
+    let parsed = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("traceparent"))
+        .and_then(|(_, v)| parse_traceparent(v));
+    if let Some((trace, span)) = parsed {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(OTEL_PARENT_SPAN_ID));
+        headers.push((OTEL_TRACE_ID.to_string(), trace));
+        headers.push((OTEL_PARENT_SPAN_ID.to_string(), span));
     }
 }
 

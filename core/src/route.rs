@@ -15,9 +15,10 @@ pub struct Route {
     pub request_endpoint: String,
     /// Models URL, when the kind has one.
     pub models_endpoint: Option<String>,
-    /// Cloudflare account id parsed from the URL.
+    /// Cloudflare account id parsed from the URL (gateway host or REST route).
     pub account_id: Option<String>,
-    /// Cloudflare gateway name parsed from the URL.
+    /// Cloudflare gateway name: from the gateway URL, or on the REST route the
+    /// `cf-aig-gateway-id` header (`default` without it, as Cloudflare does).
     pub gateway_name: Option<String>,
     /// Set when placeholders remain: every network call fails with this `CONFIG` message.
     pub hint: Option<String>,
@@ -164,11 +165,24 @@ fn has_userinfo(url: &str) -> bool {
         .is_some_and(|authority| authority.contains('@'))
 }
 
-/// `(account_id, gateway_name)` from a Cloudflare URL path `/v1/{account}/{gateway}/…`.
-pub fn cloudflare_ids(url: &str) -> Option<(String, String)> {
+/// Cloudflare AI Gateway's host.
+pub const GATEWAY_HOST: &str = "gateway.ai.cloudflare.com";
+/// Cloudflare's REST API host (the `…/accounts/{account_id}/ai/v1` route).
+pub const REST_HOST: &str = "api.cloudflare.com";
+/// The request header naming the gateway on the REST route.
+pub const GATEWAY_ID_HEADER: &str = "cf-aig-gateway-id";
+
+/// The path segments of a URL (after the authority, before any query).
+fn path_segments(url: &str) -> Option<std::str::Split<'_, char>> {
     let (_, rest) = url.split_once("://")?;
     let path = rest.split_once('/').map(|(_, p)| p)?;
-    let mut segments = path.split('/');
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    Some(path.split('/'))
+}
+
+/// `(account_id, gateway_name)` from a Cloudflare URL path `/v1/{account}/{gateway}/…`.
+pub fn cloudflare_ids(url: &str) -> Option<(String, String)> {
+    let mut segments = path_segments(url)?;
     if segments.next()? != "v1" {
         return None;
     }
@@ -178,6 +192,52 @@ pub fn cloudflare_ids(url: &str) -> Option<(String, String)> {
         return None;
     }
     Some((account.to_string(), gateway.to_string()))
+}
+
+/// The account id of Cloudflare's REST route `/client/v4/accounts/{account}/ai/v1…`.
+pub fn rest_account_id(url: &str) -> Option<String> {
+    let mut segments = path_segments(url)?;
+    let head: Vec<&str> = segments.by_ref().take(6).collect();
+    match head.as_slice() {
+        ["client", "v4", "accounts", account, "ai", "v1"]
+            if !account.is_empty() && !account.contains('<') =>
+        {
+            Some(account.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Whether `url`'s host is `host` (case-insensitive).
+fn host_is(url: &str, host: &str) -> bool {
+    scheme_host_port(url).is_some_and(|(_, h, _)| h.eq_ignore_ascii_case(host))
+}
+
+/// Account id and gateway name of a Cloudflare route: the gateway host's `/v1/{account}/{gateway}/…`
+/// (any host for the `cloudflare_ai_gateway` kind, so a mock or proxy in front works too), or the
+/// REST route `api.cloudflare.com/client/v4/accounts/{account}/ai/v1` whose gateway is named by the
+/// `cf-aig-gateway-id` header.
+fn cloudflare_route_ids(
+    url: &str,
+    kind: &ProviderKind,
+    profile: &Profile,
+) -> (Option<String>, Option<String>) {
+    if let Some(account) = rest_account_id(url) {
+        if kind.id == "cloudflare_ai_gateway" || host_is(url, REST_HOST) {
+            let gateway = profile
+                .headers
+                .get(GATEWAY_ID_HEADER)
+                .map_or("default", str::trim)
+                .to_string();
+            return (Some(account), Some(gateway));
+        }
+    }
+    if kind.id == "cloudflare_ai_gateway" || host_is(url, GATEWAY_HOST) {
+        if let Some((a, g)) = cloudflare_ids(url) {
+            return (Some(a), Some(g));
+        }
+    }
+    (None, None)
 }
 
 /// Resolves the route of `profile` for `kind`. Placeholders left in place do not fail here
@@ -234,14 +294,7 @@ pub fn resolve_route(profile: &Profile, kind: &ProviderKind) -> Result<Route> {
             check_url(models, "provider.models_endpoint", kind, profile.allow_http)?;
         }
     }
-    let (account_id, gateway_name) = if kind.id == "cloudflare_ai_gateway" {
-        match cloudflare_ids(&request_endpoint) {
-            Some((a, g)) => (Some(a), Some(g)),
-            None => (None, None),
-        }
-    } else {
-        (None, None)
-    };
+    let (account_id, gateway_name) = cloudflare_route_ids(&request_endpoint, kind, profile);
     Ok(Route {
         base_url,
         request_endpoint,

@@ -185,8 +185,10 @@ fn a_cancelled_chat_ends_within_the_poll_interval_and_drops_its_connection() {
     // Also while waiting between retries, and before the first attempt.
     let token = CancelToken::new();
     token.cancel();
-    let mut options = RequestOptions::default();
-    options.cancel = Some(token);
+    let options = RequestOptions {
+        cancel: Some(token),
+        ..RequestOptions::default()
+    };
     let before = m.requests().len();
     assert_eq!(
         c.chat(ask(), &options).unwrap_err().code,

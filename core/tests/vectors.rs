@@ -153,3 +153,152 @@ fn error_table_matches_the_code_enum() {
         assert_eq!(code.as_str(), row["code"].as_str().unwrap());
     }
 }
+
+/// `value` with `{origin}` in every string replaced.
+fn with_origin(value: &Value, origin: &str) -> Value {
+    match value {
+        Value::String(s) => Value::String(s.replace("{origin}", origin)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| with_origin(v, origin)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), with_origin(v, origin)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn mock_for(case: &Value) -> aigw_mock::MockGateway {
+    let args = case["mock_args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| a.as_str().unwrap().to_string());
+    let config = aigw_mock::MockConfig::from_args(args).expect("mock_args parse");
+    aigw_mock::MockGateway::start(config).unwrap()
+}
+
+fn client_for_mock(case: &Value, m: &aigw_mock::MockGateway) -> Client {
+    let profile = with_origin(&case["profile"], &m.url());
+    Client::with_env(
+        Profile::from_value(&profile, "provider").unwrap(),
+        Env::from_map(HashMap::new()),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", case["name"]))
+}
+
+#[test]
+fn gateway_options_send_the_documented_headers() {
+    let v = vectors("gateway.json");
+    for case in v["options"].as_array().unwrap() {
+        let name = &case["name"];
+        match (build(case), case["error"].as_str()) {
+            (Ok(client), None) => {
+                assert_eq!(
+                    client.describe()["gateway_headers"],
+                    case["expect_headers"],
+                    "{name}"
+                );
+            }
+            (Err(e), Some(code)) => {
+                assert_eq!(e.code.as_str(), code, "{name}");
+                assert_contains(&e.message, case);
+            }
+            (got, _) => panic!("{name}: unexpected {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn gateway_calls_behave_as_the_vectors_say() {
+    let v = vectors("gateway.json");
+    for case in v["calls"].as_array().unwrap() {
+        let name = &case["name"];
+        let m = mock_for(case);
+        let client = client_for_mock(case, &m);
+        let options = aigw_core::RequestOptions::from_value(&case["options"]).unwrap();
+        let ask = serde_json::json!({ "messages": [{ "role": "user", "content": "hi" }] });
+        let result = client.chat(ask, &options);
+        match (&result, case.get("error")) {
+            (Err(e), Some(want)) => {
+                assert_eq!(e.code.as_str(), want["code"], "{name}: {e}");
+                if let Some(code) = want.get("provider_code") {
+                    assert_eq!(e.provider_code.as_deref(), code.as_str(), "{name}");
+                }
+                if let Some(status) = want.get("http_status") {
+                    assert_eq!(e.http_status.map(u64::from), status.as_u64(), "{name}");
+                }
+                assert_contains(&e.message, want);
+                if let Some(keys) = want.get("key_indexes") {
+                    let got: Vec<Value> = e.attempts.iter().map(|a| a.key_index.into()).collect();
+                    assert_eq!(&Value::Array(got), keys, "{name}");
+                }
+            }
+            (Ok(answer), None) => {
+                let meta = &answer["aigw"];
+                for (field, want) in case["expect_meta"].as_object().into_iter().flatten() {
+                    let got = match field.as_str() {
+                        "attempts_key_indexes" => meta["attempts"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|a| a["key_index"].clone())
+                            .collect(),
+                        "attempts_statuses" => meta["attempts"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|a| a["status"].clone())
+                            .collect(),
+                        _ => meta[field.as_str()].clone(),
+                    };
+                    assert_eq!(&got, want, "{name}: {field}");
+                }
+                for field in case["expect_meta_absent"].as_array().into_iter().flatten() {
+                    let field = field.as_str().unwrap();
+                    assert!(meta.get(field).is_none(), "{name}: {field} present");
+                }
+            }
+            (got, _) => panic!("{name}: unexpected {got:?}"),
+        }
+        if let Some(sent) = case["sent_headers"].as_object() {
+            let requests = m.requests();
+            let last = requests.last().expect("a request reached the mock");
+            for (header, want) in sent {
+                assert_eq!(last.header(header), want.as_str(), "{name}: {header}");
+            }
+        }
+        assert_eq!(
+            m.count_path_suffix("/chat/completions") as u64,
+            case["chat_requests"].as_u64().unwrap(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn doctor_lints_and_probes_as_the_vectors_say() {
+    let v = vectors("gateway.json");
+    for case in v["doctor"].as_array().unwrap() {
+        let name = &case["name"];
+        let m = mock_for(case);
+        let report = client_for_mock(case, &m).doctor();
+        if let Some(status) = case.get("status") {
+            assert_eq!(&report["status"], status, "{name}: {report:#}");
+        }
+        let check = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == case["check"])
+            .unwrap_or_else(|| panic!("{name}: no check {}", case["check"]));
+        assert_eq!(check["status"], case["check_status"], "{name}: {check:#}");
+        let detail = check["detail"].as_str().unwrap();
+        for part in case["detail_contains"].as_array().into_iter().flatten() {
+            assert!(detail.contains(part.as_str().unwrap()), "{name}: {detail}");
+        }
+        for part in case["detail_excludes"].as_array().into_iter().flatten() {
+            assert!(!detail.contains(part.as_str().unwrap()), "{name}: {detail}");
+        }
+    }
+}

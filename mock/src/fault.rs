@@ -69,6 +69,8 @@ pub(crate) struct Faults {
     pub comments: bool,
 
     pub content: Option<String>,
+    /// Answer with one tool call `(name, arguments)` instead of text.
+    pub tool_call: Option<(String, String)>,
     pub content_len: Option<usize>,
 
     /// Quote the credentials the request carried in error bodies and error frames, as OpenAI's
@@ -214,6 +216,11 @@ impl Faults {
                     "spending_limit" => flag(&mut self.spending_limit)?,
                     "policy_denied" => flag(&mut self.policy_denied)?,
                     "no_request_id" => flag(&mut self.no_request_id)?,
+                    "tool_call" => {
+                        let text = percent_decode(text()?);
+                        let (name, args) = text.split_once(':').unwrap_or((text.as_str(), "{}"));
+                        self.tool_call = Some((name.trim().to_string(), args.to_string()));
+                    }
                     "header" => {
                         let text = percent_decode(text()?);
                         let (name, value) = text

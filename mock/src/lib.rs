@@ -28,6 +28,10 @@ pub struct MockConfig {
     pub gateway_token: Option<String>,
     /// Catalog ids served by `models` and accepted by `chat/completions`.
     pub models: Vec<String>,
+    /// Answer the seed template's `…/openai/compat/…` paths with 404, as Cloudflare (which
+    /// documents only `…/compat` and `…/openai`) may; other unknown paths get the gateway's
+    /// envelope too.
+    pub strict_paths: bool,
     /// After this the mock stops accepting and closes its connections, so a forgotten mock
     /// cannot outlive its test run by much.
     pub lifetime: Duration,
@@ -45,8 +49,50 @@ impl Default for MockConfig {
             ]
             .map(String::from)
             .to_vec(),
+            strict_paths: false,
             lifetime: Duration::from_secs(600),
         }
+    }
+}
+
+/// The flags [`MockConfig::from_args`] reads (the binary adds `--port-file PATH`).
+pub const USAGE: &str = "usage: aigw-mock-gateway [--api-key K]... [--gateway-token T] \
+[--models a,b,c] [--strict-paths] [--lifetime-secs N]";
+
+impl MockConfig {
+    /// The configuration the command-line flags describe, over [`MockConfig::default`]; shared
+    /// by the binary and by tests that replay vectors naming those flags.
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<MockConfig, String> {
+        let mut config = MockConfig::default();
+        let mut args = args.into_iter();
+        while let Some(flag) = args.next() {
+            if flag == "--help" || flag == "-h" {
+                return Err(USAGE.to_string());
+            }
+            let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--api-key" => config.api_keys.push(value()?),
+                "--gateway-token" => config.gateway_token = Some(value()?),
+                "--strict-paths" => config.strict_paths = true,
+                "--models" => {
+                    config.models = value()?
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|m| !m.is_empty())
+                        .map(String::from)
+                        .collect();
+                }
+                "--lifetime-secs" => {
+                    let secs = value()?;
+                    let secs = secs.parse::<u64>().map_err(|_| {
+                        format!("--lifetime-secs needs whole seconds, got `{secs}`")
+                    })?;
+                    config.lifetime = Duration::from_secs(secs);
+                }
+                other => return Err(format!("unknown argument `{other}`")),
+            }
+        }
+        Ok(config)
     }
 }
 

@@ -5,49 +5,29 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
-use aigw_mock::{MockConfig, MockGateway};
-
-const USAGE: &str = "usage: aigw-mock-gateway [--api-key K]... [--gateway-token T] \
-[--models a,b,c] [--lifetime-secs N] [--port-file PATH]";
+use aigw_mock::{MockConfig, MockGateway, USAGE};
 
 struct Options {
     config: MockConfig,
     port_file: Option<PathBuf>,
 }
 
+/// `--port-file PATH` for this binary; every other flag is [`MockConfig::from_args`]'s.
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
-    let mut config = MockConfig::default();
+    let mut rest = Vec::new();
     let mut port_file = None;
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Err(USAGE.to_string());
-        }
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--api-key" => config.api_keys.push(value()?),
-            "--gateway-token" => config.gateway_token = Some(value()?),
-            "--models" => {
-                config.models = value()?
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|m| !m.is_empty())
-                    .map(String::from)
-                    .collect();
-            }
-            "--lifetime-secs" => {
-                let secs = value()?;
-                let secs = secs
-                    .parse::<u64>()
-                    .map_err(|_| format!("--lifetime-secs needs whole seconds, got `{secs}`"))?;
-                config.lifetime = Duration::from_secs(secs);
-            }
-            "--port-file" => port_file = Some(PathBuf::from(value()?)),
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        if flag == "--port-file" {
+            let path = args.next().ok_or("--port-file needs a value")?;
+            port_file = Some(PathBuf::from(path));
+        } else {
+            rest.push(flag);
         }
     }
+    let config =
+        MockConfig::from_args(rest).map_err(|e| format!("{e}\n{USAGE} [--port-file PATH]"))?;
     Ok(Options { config, port_file })
 }
 

@@ -137,9 +137,12 @@ pub(crate) fn handle(state: &State, w: &mut TcpStream, req: Request) -> Next {
         headers: gateway_headers(number, &req),
     };
 
-    match (gateway_endpoint(req.path()), req.method.as_str()) {
-        (Some(Route::Models), "GET") => models(state, &mut reply, &req),
-        (Some(Route::Chat), "POST") => chat(state, &mut reply, &req, number),
+    match (
+        gateway_endpoint(req.path(), state.config.strict_paths),
+        req.method.as_str(),
+    ) {
+        (Some((Route::Models, surface)), "GET") => models(state, &mut reply, &req, surface),
+        (Some((Route::Chat, surface)), "POST") => chat(state, &mut reply, &req, number, surface),
         (Some(_), method) => reply.json(
             405,
             &openai_error(
@@ -147,6 +150,10 @@ pub(crate) fn handle(state: &State, w: &mut TcpStream, req: Request) -> Next {
                 "invalid_request_error",
                 "method_not_allowed",
             ),
+        ),
+        (None, method) if state.config.strict_paths => reply.json(
+            404,
+            &envelope(7003, &format!("Could not route {method} {}", req.path())),
         ),
         (None, method) => not_found(&mut reply, method, req.path()),
     }
@@ -163,21 +170,42 @@ fn not_found(reply: &mut Reply, method: &str, path: &str) -> Next {
     )
 }
 
-/// `/v1/{account}/{gateway}/openai/compat/<rest>` or `/v1/{account}/{gateway}/compat/<rest>`.
-fn gateway_endpoint(path: &str) -> Option<Route> {
+/// Where a request arrived: the gateway host's paths or Cloudflare's REST route.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    /// `/v1/{account}/{gateway}/…`: the gateway token is `cf-aig-authorization`.
+    Gateway,
+    /// `/client/v4/accounts/{account}/ai/v1/…`: the gateway is named by `cf-aig-gateway-id`,
+    /// and there is no separate gateway token.
+    Rest,
+}
+
+/// The endpoint a path names: `/v1/{account}/{gateway}/compat/<rest>` (unified),
+/// `/v1/{account}/{gateway}/openai/<rest>` (OpenAI passthrough), the seed's
+/// `/v1/{account}/{gateway}/openai/compat/<rest>` (404 in strict mode, as Cloudflare does not
+/// document it), or the REST `/client/v4/accounts/{account}/ai/v1/<rest>`.
+fn gateway_endpoint(path: &str, strict: bool) -> Option<(Route, Surface)> {
     let segments: Vec<&str> = path.split('/').collect();
-    let rest = match segments.as_slice() {
+    let (rest, surface) = match segments.as_slice() {
         ["", "v1", account, gateway, "openai", "compat", rest @ ..]
-        | ["", "v1", account, gateway, "compat", rest @ ..]
+            if !strict && !account.is_empty() && !gateway.is_empty() =>
+        {
+            (rest, Surface::Gateway)
+        }
+        ["", "v1", account, gateway, "openai", "compat", ..] if strict => return None,
+        ["", "v1", account, gateway, "compat" | "openai", rest @ ..]
             if !account.is_empty() && !gateway.is_empty() =>
         {
-            rest
+            (rest, Surface::Gateway)
+        }
+        ["", "client", "v4", "accounts", account, "ai", "v1", rest @ ..] if !account.is_empty() => {
+            (rest, Surface::Rest)
         }
         _ => return None,
     };
     match rest {
-        ["models"] => Some(Route::Models),
-        ["chat", "completions"] => Some(Route::Chat),
+        ["models"] => Some((Route::Models, surface)),
+        ["chat", "completions"] => Some((Route::Chat, surface)),
         _ => None,
     }
 }
@@ -259,9 +287,9 @@ enum Refusal {
 }
 
 /// The gateway token (authenticated gateway) and then the provider key.
-fn authorized(state: &State, req: &Request) -> Result<(), Refusal> {
+fn authorized(state: &State, req: &Request, surface: Surface) -> Result<(), Refusal> {
     let config = &state.config;
-    if let Some(token) = &config.gateway_token {
+    if let (Some(token), Surface::Gateway) = (&config.gateway_token, surface) {
         if bearer(req.header("cf-aig-authorization")) != Some(token.as_str()) {
             return Err(Refusal::GatewayToken);
         }
@@ -389,11 +417,12 @@ pub(crate) fn with_raw_bytes(body: &Value, raw: &[u8]) -> Vec<u8> {
 /// The faults both endpoints share, in the order they show on the wire. `None` means the
 /// endpoint should answer (possibly with its own body faults).
 fn common_faults(reply: &mut Reply, faults: &Faults) -> Option<Next> {
-    for (name, value) in &faults.headers {
-        reply.set_header(name, value.clone());
-    }
+    // The mock's own request id goes first, so a scripted `header=x-request-id:…` replaces it.
     if faults.no_request_id {
         reply.headers.retain(|(n, _)| n != "x-request-id");
+    }
+    for (name, value) in &faults.headers {
+        reply.set_header(name, value.clone());
     }
     if faults.spending_limit {
         let body = json!({"success": false, "error": {"message": "Spending limit exceeded",
@@ -556,8 +585,8 @@ fn catalog(models: &[String]) -> Value {
     json!({"object": "list", "data": data})
 }
 
-fn models(state: &State, reply: &mut Reply, req: &Request) -> Next {
-    if let Err(refusal) = authorized(state, req) {
+fn models(state: &State, reply: &mut Reply, req: &Request, surface: Surface) -> Next {
+    if let Err(refusal) = authorized(state, req, surface) {
         return unauthorized(reply, refusal);
     }
     let faults = match request_faults(state, req, &header_fault_spec(req), Route::Models) {
@@ -589,12 +618,28 @@ pub(crate) struct Answer {
     pub created: u64,
     pub model: String,
     pub content: String,
+    /// `(name, arguments)` of the one tool call the answer makes instead of text.
+    pub tool_call: Option<(String, String)>,
     prompt_tokens: usize,
 }
 
 impl Answer {
     pub fn completion(&self) -> Value {
         let completion_tokens = word_count(&self.content);
+        let (message, finish) = match &self.tool_call {
+            Some((name, args)) => (
+                json!({"role": "assistant", "content": null, "tool_calls": [{
+                    "id": self.tool_call_id(),
+                    "type": "function",
+                    "function": {"name": name, "arguments": args},
+                }]}),
+                "tool_calls",
+            ),
+            None => (
+                json!({"role": "assistant", "content": self.content}),
+                "stop",
+            ),
+        };
         json!({
             "id": self.id,
             "object": "chat.completion",
@@ -602,8 +647,8 @@ impl Answer {
             "model": self.model,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": self.content},
-                "finish_reason": "stop",
+                "message": message,
+                "finish_reason": finish,
             }],
             "usage": {
                 "prompt_tokens": self.prompt_tokens,
@@ -611,6 +656,11 @@ impl Answer {
                 "total_tokens": self.prompt_tokens + completion_tokens,
             },
         })
+    }
+
+    /// The id of the answer's tool call.
+    pub fn tool_call_id(&self) -> String {
+        format!("call_{}", self.id)
     }
 
     fn with_content(&self, content: &str) -> Value {
@@ -665,8 +715,8 @@ fn valid_provider(model: &str) -> bool {
     }
 }
 
-fn chat(state: &State, reply: &mut Reply, req: &Request, number: u64) -> Next {
-    if let Err(refusal) = authorized(state, req) {
+fn chat(state: &State, reply: &mut Reply, req: &Request, number: u64, surface: Surface) -> Next {
+    if let Err(refusal) = authorized(state, req, surface) {
         return unauthorized(reply, refusal);
     }
     let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
@@ -731,6 +781,7 @@ fn chat(state: &State, reply: &mut Reply, req: &Request, number: u64) -> Next {
         created: http::unix_now(),
         model: answer_model.to_string(),
         content: answer_text(&faults, messages),
+        tool_call: faults.tool_call.clone(),
         prompt_tokens: messages
             .iter()
             .map(|m| word_count(&message_text(m.get("content"))))

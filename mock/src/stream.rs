@@ -81,10 +81,15 @@ fn build_events(answer: &Answer, faults: &Faults) -> Vec<Vec<u8>> {
     };
     let data = |value: &[u8]| frame(&[("data", value)]);
 
+    // A tool call streams its arguments the way text streams its content.
+    let text = match &answer.tool_call {
+        Some((_, args)) => args.as_str(),
+        None => answer.content.as_str(),
+    };
     let count = faults
         .chunks
-        .unwrap_or_else(|| answer.content.chars().count().clamp(1, DEFAULT_MAX_CHUNKS));
-    let pieces = split_chars(&answer.content, count);
+        .unwrap_or_else(|| text.chars().count().clamp(1, DEFAULT_MAX_CHUNKS));
+    let pieces = split_chars(text, count);
     // A truncated stream never carries a finish_reason: the client must see it as cut short.
     let (sent, truncated) = match faults.truncate_after {
         Some(k) => (k.min(count), true),
@@ -137,10 +142,21 @@ fn build_events(answer: &Answer, faults: &Faults) -> Vec<Vec<u8>> {
 }
 
 fn chunk(answer: &Answer, first: bool, piece: &str, last: bool) -> Value {
-    let delta = if first {
-        json!({"role": "assistant", "content": piece})
-    } else {
-        json!({"content": piece})
+    let delta = match (&answer.tool_call, first) {
+        (Some((name, _)), true) => json!({"role": "assistant", "content": null, "tool_calls": [{
+            "index": 0,
+            "id": answer.tool_call_id(),
+            "type": "function",
+            "function": {"name": name, "arguments": piece},
+        }]}),
+        (Some(_), false) => json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
+        (None, true) => json!({"role": "assistant", "content": piece}),
+        (None, false) => json!({"content": piece}),
+    };
+    let finish = match (last, &answer.tool_call) {
+        (false, _) => Value::Null,
+        (true, Some(_)) => json!("tool_calls"),
+        (true, None) => json!("stop"),
     };
     json!({
         "id": answer.id,
@@ -150,7 +166,7 @@ fn chunk(answer: &Answer, first: bool, piece: &str, last: bool) -> Value {
         "choices": [{
             "index": 0,
             "delta": delta,
-            "finish_reason": if last { json!("stop") } else { Value::Null },
+            "finish_reason": finish,
         }],
     })
 }

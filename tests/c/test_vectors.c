@@ -4,7 +4,10 @@
  *                      provoked through the mock gateway;
  *   routes.json      - kind resolution and route resolution, compared with describe();
  *   credentials.json - credential precedence (source and pool size from describe(); the
- *                      MISSING_CREDENTIALS cases also through a call, which fails before I/O).
+ *                      MISSING_CREDENTIALS cases also through a call, which fails before I/O);
+ *   gateway.json     - the `options` cases: the cf-aig-* headers describe() says each gateway
+ *                      table sends, or the CONFIG error it is refused with (the mock-driven
+ *                      `calls` and `doctor` cases are replayed by Rust, Python and Node).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -305,6 +308,42 @@ static void replay_credentials(const test_args *args) {
     free(text);
 }
 
+static void replay_gateway_options(const test_args *args) {
+    char *text = NULL;
+    json_value *doc = load(args, "gateway.json", &text);
+    const json_value *cases = json_get(doc, "options");
+    size_t i;
+    CHECK(cases != NULL && cases->count > 0);
+    for (i = 0; cases != NULL && i < cases->count; i++) {
+        const json_value *item = &cases->items[i];
+        const char *name = json_path_str(item, "name");
+        char *profile = json_raw(json_get(item, "profile"));
+        char *described = NULL;
+        aigw_error *err = NULL;
+        aigw_status status;
+        json_value *described_doc = describe_profile(profile, &status, &err, &described);
+        if (json_get(item, "error") != NULL) {
+            check_expected_error(item, status, err, name);
+        } else {
+            const json_value *got = json_get(described_doc, "gateway_headers");
+            const json_value *want = json_get(item, "expect_headers");
+            CHECK_STATUS(status, AIGW_STATUS_OK, err);
+            CHECK(json_equal(got, want));
+            if (!json_equal(got, want)) {
+                char *got_text = got ? json_raw(got) : str_printf("(absent)");
+                fprintf(stderr, "case \"%s\": gateway_headers are %s\n", name, got_text);
+                free(got_text);
+            }
+        }
+        aigw_error_free(err);
+        json_free(described_doc);
+        aigw_string_free(described);
+        free(profile);
+    }
+    json_free(doc);
+    free(text);
+}
+
 int main(int argc, char **argv) {
     test_args args = parse_args(argc, argv);
     char *text = NULL;
@@ -316,5 +355,6 @@ int main(int argc, char **argv) {
     json_free(routes);
     free(text);
     replay_credentials(&args);
+    replay_gateway_options(&args);
     return finish("test_vectors");
 }

@@ -27,7 +27,8 @@ pub(crate) fn options_from_json(text: Option<&str>) -> Result<RequestOptions, Er
     RequestOptions::from_value(&value)
 }
 
-/// Renames the keys of a profile or options object and of its `gateway` table.
+/// Renames the keys of a profile or options object, of its `gateway` table and of that table's
+/// `custom_cost`.
 fn snake_case_keys(value: &mut Value, path: &str) -> Result<(), Error> {
     let Value::Object(map) = value else {
         // Not an object: core reports it with the right path.
@@ -36,6 +37,9 @@ fn snake_case_keys(value: &mut Value, path: &str) -> Result<(), Error> {
     rename_keys(map, path)?;
     if let Some(Value::Object(gateway)) = map.get_mut("gateway") {
         rename_keys(gateway, &format!("{path}.gateway"))?;
+        if let Some(Value::Object(cost)) = gateway.get_mut("custom_cost") {
+            rename_keys(cost, &format!("{path}.gateway.custom_cost"))?;
+        }
     }
     Ok(())
 }

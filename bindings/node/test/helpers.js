@@ -19,8 +19,11 @@ function readVectors(name) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Starts the mock gateway; resolves once it listens. Call `stop()` when done. */
-async function startMock() {
+/**
+ * Starts the mock gateway; resolves once it listens. Call `stop()` when done. `flags` replaces
+ * the default `--api-key API_KEY` (e.g. the `mock_args` of a vector).
+ */
+async function startMock({ flags = ['--api-key', API_KEY] } = {}) {
   if (!fs.existsSync(MOCK_BIN)) {
     throw new Error(`${MOCK_BIN} is missing; run \`cargo build -p aigw-mock\` first`);
   }
@@ -28,7 +31,7 @@ async function startMock() {
   const portFile = path.join(dir, 'port');
   const child = spawn(
     MOCK_BIN,
-    ['--api-key', API_KEY, '--lifetime-secs', '300', '--port-file', portFile],
+    [...flags, '--lifetime-secs', '300', '--port-file', portFile],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const deadline = Date.now() + 10_000;

@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const util = require('node:util');
 const aigw = require('..');
-const { readVectors, caught } = require('./helpers');
+const { readVectors, caught, startMock } = require('./helpers');
 
 const routes = readVectors('routes');
 const credentials = readVectors('credentials');
@@ -104,4 +104,94 @@ test('error table: codes and status numbers', () => {
   const expected = Object.fromEntries(errors.codes.map((c) => [c.code, c.status]));
   assert.deepEqual({ ...aigw.codes }, expected);
   assert.ok(Object.isFrozen(aigw.codes));
+});
+
+const gateway = readVectors('gateway');
+
+/** `value` with `{origin}` in every string replaced by the mock's address. */
+function withOrigin(value, origin) {
+  if (typeof value === 'string') return value.replaceAll('{origin}', origin);
+  if (Array.isArray(value)) return value.map((v) => withOrigin(v, origin));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withOrigin(v, origin)]));
+  }
+  return value;
+}
+
+test('gateway option vectors: describe().gateway_headers', async (t) => {
+  for (const c of gateway.options) {
+    await t.test(c.name, async () => {
+      if (c.error) {
+        const err = await caught(() => new aigw.Client(c.profile));
+        assert.equal(err.code, c.error);
+        assertContains(err.message, c.message_contains);
+        return;
+      }
+      assert.deepEqual(new aigw.Client(c.profile).describe().gateway_headers, c.expect_headers);
+    });
+  }
+});
+
+test('gateway call vectors: refusals, retries, metadata and sent headers through the mock', async (t) => {
+  for (const c of gateway.calls) {
+    await t.test(c.name, async () => {
+      const mock = await startMock({ flags: c.mock_args });
+      try {
+        const client = new aigw.Client(withOrigin(c.profile, mock.origin));
+        const ask = { messages: [{ role: 'user', content: 'hi' }] };
+        if (c.error) {
+          const err = await caught(() => client.chat(ask, c.options));
+          assert.equal(err.code, c.error.code, err.message);
+          if ('provider_code' in c.error) assert.equal(err.providerCode, c.error.provider_code);
+          if ('http_status' in c.error) assert.equal(err.httpStatus, c.error.http_status);
+          assertContains(err.message, c.error.message_contains);
+          for (const secret of c.error.message_excludes ?? []) {
+            assert.ok(!err.message.includes(secret) && !util.inspect(err).includes(secret), secret);
+          }
+          if (c.error.key_indexes) {
+            assert.deepEqual(err.attempts.map((a) => a.key_index), c.error.key_indexes);
+          }
+        } else {
+          const meta = (await client.chat(ask, c.options)).aigw;
+          for (const [field, expected] of Object.entries(c.expect_meta ?? {})) {
+            if (field === 'attempts_key_indexes') {
+              assert.deepEqual(meta.attempts.map((a) => a.key_index), expected);
+            } else if (field === 'attempts_statuses') {
+              assert.deepEqual(meta.attempts.map((a) => a.status), expected);
+            } else {
+              assert.deepEqual(meta[field], expected, field);
+            }
+          }
+          for (const field of c.expect_meta_absent ?? []) assert.ok(!(field in meta), field);
+        }
+        const requests = await mock.control('requests');
+        if (c.sent_headers) {
+          const { headers } = requests[requests.length - 1];
+          for (const [name, value] of Object.entries(c.sent_headers)) assert.equal(headers[name], value, name);
+        }
+        const chats = requests.filter((r) => r.path.endsWith('/chat/completions')).length;
+        assert.equal(chats, c.chat_requests);
+      } finally {
+        await mock.stop();
+      }
+    });
+  }
+});
+
+test('doctor vectors: route lints and probe advice', async (t) => {
+  for (const c of gateway.doctor) {
+    await t.test(c.name, async () => {
+      const mock = await startMock({ flags: c.mock_args });
+      try {
+        const report = await new aigw.Client(withOrigin(c.profile, mock.origin)).doctor();
+        if (c.status) assert.equal(report.status, c.status);
+        const check = report.checks.find((x) => x.name === c.check);
+        assert.equal(check.status, c.check_status, check.detail);
+        assertContains(check.detail, c.detail_contains);
+        for (const part of c.detail_excludes ?? []) assert.ok(!check.detail.includes(part), part);
+      } finally {
+        await mock.stop();
+      }
+    });
+  }
 });

@@ -42,14 +42,23 @@ def mock_binary() -> Path:
 class MockGateway:
     """One `aigw-mock-gateway` process; `stop()` ends it (it also exits by itself)."""
 
-    def __init__(self, workdir: Path, api_keys: tuple[str, ...] = (API_KEY,)) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        api_keys: tuple[str, ...] = (API_KEY,),
+        flags: tuple[str, ...] | None = None,
+    ) -> None:
+        """`flags` replaces the default `--api-key API_KEY` flags when given."""
         binary = mock_binary()
         if not binary.exists():
             pytest.fail(f"{binary} is missing: run `cargo build -p aigw-mock` first")
         port_file = workdir / "port"
         args = [str(binary), "--lifetime-secs", "300", "--port-file", str(port_file)]
-        for key in api_keys:
-            args += ["--api-key", key]
+        if flags is None:
+            for key in api_keys:
+                args += ["--api-key", key]
+        else:
+            args += list(flags)
         self.process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

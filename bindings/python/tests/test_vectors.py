@@ -4,12 +4,14 @@ precedence, and the docs/contract.md §8 error table. None of these touch the ne
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import aigw
-from conftest import load_vectors, user
+from conftest import MockGateway, load_vectors, user
 
 ROUTES = load_vectors("routes.json")
 CREDENTIALS = load_vectors("credentials.json")
@@ -132,3 +134,102 @@ def test_error_table_is_complete() -> None:
     in_table = {e["python"] for e in ERRORS["codes"] if e["python"]}
     assert exported == in_table | {"AigwError"}
     assert {e["code"] for e in ERRORS["codes"]} >= {"OK", "DONE"}
+
+
+GATEWAY = load_vectors("gateway.json")
+
+
+def with_origin(value: Any, origin: str) -> Any:
+    """`value` with `{origin}` in every string replaced by the mock's address."""
+    if isinstance(value, str):
+        return value.replace("{origin}", origin)
+    if isinstance(value, list):
+        return [with_origin(v, origin) for v in value]
+    if isinstance(value, dict):
+        return {k: with_origin(v, origin) for k, v in value.items()}
+    return value
+
+
+@pytest.fixture
+def vector_mock(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[MockGateway]:
+    gateway = MockGateway(tmp_path, flags=tuple(request.param["mock_args"]))
+    yield gateway
+    gateway.stop()
+
+
+def with_vector_mock(cases: list[dict[str, Any]]) -> pytest.MarkDecorator:
+    """Parametrizes a test over `cases`, each with a mock started from its `mock_args`."""
+    return pytest.mark.parametrize(
+        ("case", "vector_mock"),
+        [(c, c) for c in cases],
+        ids=[c["name"] for c in cases],
+        indirect=["vector_mock"],
+    )
+
+
+@pytest.mark.parametrize("case", GATEWAY["options"], ids=lambda c: c["name"])
+def test_gateway_options(case: dict[str, Any]) -> None:
+    if "error" in case:
+        with pytest.raises(aigw.AigwError) as info:
+            aigw.Client(**case["profile"])
+        assert info.value.code == case["error"]
+        check_message(info.value, case)
+        return
+    assert aigw.Client(**case["profile"]).describe()["gateway_headers"] == case["expect_headers"]
+
+
+def chat_requests(gateway: MockGateway) -> int:
+    return sum(1 for r in gateway.requests() if r["path"].endswith("/chat/completions"))
+
+
+@with_vector_mock(GATEWAY["calls"])
+def test_gateway_calls(case: dict[str, Any], vector_mock: MockGateway) -> None:
+    client = aigw.Client(**with_origin(case["profile"], vector_mock.url))
+    options = case["options"]
+    kwargs: dict[str, Any] = {}
+    if "gateway" in options:
+        kwargs["gateway"] = options["gateway"]
+    if "headers" in options:
+        kwargs["extra_headers"] = options["headers"]
+    if "error" in case:
+        want = case["error"]
+        with pytest.raises(aigw.AigwError) as info:
+            client.chat(user("hi"), **kwargs)
+        error = info.value
+        assert error.code == want["code"], str(error)
+        if "provider_code" in want:
+            assert error.provider_code == want["provider_code"]
+        if "http_status" in want:
+            assert error.http_status == want["http_status"]
+        check_message(error, want)
+        if "key_indexes" in want:
+            assert [a["key_index"] for a in error.attempts] == want["key_indexes"]
+    else:
+        meta = client.chat(user("hi"), **kwargs)["aigw"]
+        for field, expected in case.get("expect_meta", {}).items():
+            if field == "attempts_key_indexes":
+                assert [a["key_index"] for a in meta["attempts"]] == expected
+            elif field == "attempts_statuses":
+                assert [a["status"] for a in meta["attempts"]] == expected
+            else:
+                assert meta[field] == expected, field
+        for field in case.get("expect_meta_absent", []):
+            assert field not in meta, field
+    if "sent_headers" in case:
+        headers = vector_mock.last_request()["headers"]
+        for name, value in case["sent_headers"].items():
+            assert headers.get(name) == value, name
+    assert chat_requests(vector_mock) == case["chat_requests"]
+
+
+@with_vector_mock(GATEWAY["doctor"])
+def test_gateway_doctor(case: dict[str, Any], vector_mock: MockGateway) -> None:
+    report = aigw.Client(**with_origin(case["profile"], vector_mock.url)).doctor()
+    if "status" in case:
+        assert report["status"] == case["status"], report
+    (check,) = [c for c in report["checks"] if c["name"] == case["check"]]
+    assert check["status"] == case["check_status"], check
+    for part in case.get("detail_contains", []):
+        assert part in check["detail"], check["detail"]
+    for part in case.get("detail_excludes", []):
+        assert part not in check["detail"]
