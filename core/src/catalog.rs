@@ -6,7 +6,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
+use crate::profile::Profile;
+
+/// What to do when the catalog fails and no model is configured.
+pub const LIST_MODELS_RECOVERY: &str =
+    "list-models is unreliable for this account or region: pin an explicit provider.model or add preferred_models";
 
 /// Model entries from a list-models body: `data[]`, `models[]` or a bare array; each entry a
 /// string or an object with `id` (entries without an id are skipped).
@@ -98,6 +103,68 @@ impl CatalogCache {
         let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
         *slot = Some((Instant::now(), models));
     }
+}
+
+/// Candidate models in order (docs/contract.md §5): the request's model, else the profile's,
+/// else the catalog (fresh from `cache`, else from `fetch`, else stale within the profile's
+/// window) ranked by `preferred_models`, else the preferred models alone.
+pub fn candidates(
+    profile: &Profile,
+    cache: &CatalogCache,
+    request_model: Option<&str>,
+    fetch: impl FnOnce() -> Result<Arc<Vec<Value>>>,
+) -> Result<Vec<String>> {
+    if let Some(m) = request_model.filter(|m| !m.trim().is_empty()) {
+        return Ok(vec![m.to_string()]);
+    }
+    if let Some(m) = &profile.model {
+        return Ok(vec![m.clone()]);
+    }
+    let ttl = Duration::from_millis(profile.model_catalog_cache_ttl_ms);
+    let ranked = |models: &[Value]| {
+        let ids: Vec<String> = models
+            .iter()
+            .filter_map(model_id)
+            .map(str::to_string)
+            .collect();
+        rank(&ids, &profile.preferred_models)
+    };
+    let catalog = match cache.fresh(ttl) {
+        Some(models) => Ok(models),
+        None => fetch(),
+    };
+    let e = match catalog {
+        Ok(models) if models.is_empty() => {
+            return Err(Error::new(
+                ErrorCode::ModelSelection,
+                "the model catalog is empty; set provider.model explicitly",
+            ))
+        }
+        Ok(models) => return Ok(ranked(&models)),
+        Err(e) => e,
+    };
+    let stale = Duration::from_millis(profile.model_catalog_stale_if_error_ms);
+    if let Some(models) = cache.stale(ttl, stale) {
+        return Ok(ranked(&models));
+    }
+    if !profile.preferred_models.is_empty() {
+        return Ok(profile.preferred_models.clone());
+    }
+    if matches!(e.code, ErrorCode::Config | ErrorCode::MissingCredentials) {
+        return Err(e);
+    }
+    let mut err = Error::new(
+        ErrorCode::ModelSelection,
+        format!(
+            "{LIST_MODELS_RECOVERY} (model catalog failed: {})",
+            e.message
+        ),
+    );
+    err.http_status = e.http_status;
+    err.provider_code = e.provider_code;
+    err.request_id = e.request_id;
+    err.attempts = e.attempts;
+    Err(err)
 }
 
 #[cfg(test)]

@@ -3,74 +3,29 @@
 //! Building a client does no network I/O.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::auth::{is_sensitive_header, resolve_credentials, Credentials, Env, Headers};
-use crate::cancel::{cancelled_error, CancelToken};
-use crate::catalog::{model_id, parse_models, rank, CatalogCache};
+use crate::agent::AgentCell;
+use crate::answer;
+use crate::auth::{resolve_credentials, Credentials};
+use crate::cancel::CancelToken;
+use crate::catalog::{parse_models, CatalogCache};
 use crate::error::{Attempt, Error, ErrorCode, Result};
-use crate::gateway::GatewayOptions;
-use crate::profile::{ConfigFile, Fields, Profile};
+use crate::profile::{ConfigFile, Profile};
 use crate::registry::{resolve_kind, ProtocolFamily, ProviderKind};
+use crate::request::{ChatBody, RequestOptions};
+use crate::retry::{self, KeyCursor, Outcome, RetryPolicy};
 use crate::route::{resolve_route, Route};
 use crate::scrub::Scrubber;
+use crate::secret::{is_sensitive_header, Env};
 use crate::stream::ChatStream;
-use crate::transport::{self, AgentCell, Deadline, Outgoing};
+use crate::transport::{self, Deadline, Outgoing};
 
-/// The recovery text of docs/contract.md §5, used by selection errors and `doctor()`.
-pub const LIST_MODELS_RECOVERY: &str =
-    "list-models is unreliable for this account or region: pin an explicit provider.model or add preferred_models";
-
-/// Per-request options (docs/contract.md §6): gateway options merged over the client's, extra headers,
-/// and a timeout replacing `request_timeout_ms` for this call.
-#[derive(Debug, Clone, Default)]
-pub struct RequestOptions {
-    /// Gateway options; set fields win over the client's.
-    pub gateway: Option<GatewayOptions>,
-    /// Extra headers; they win over the client's of the same name.
-    pub headers: Headers,
-    /// Replaces `request_timeout_ms` for this call.
-    pub timeout_ms: Option<u64>,
-    /// Cancels this call from another thread (not part of the JSON form).
-    pub cancel: Option<CancelToken>,
-}
-
-impl RequestOptions {
-    /// Parses `{ "gateway": {…}, "headers": {…}, "timeout_ms": n }` (`timeoutMs` also accepted).
-    pub fn from_value(value: &Value) -> Result<RequestOptions> {
-        let mut f = Fields::new(value, "options")?;
-        let gateway = match f.take("gateway") {
-            Some(v) => Some(GatewayOptions::from_value(v, "options.gateway")?),
-            None => None,
-        };
-        let headers = Headers::from_pairs(f.string_map("headers")?, "options.headers")?;
-        let timeout_ms = match f.u64("timeout_ms")? {
-            Some(t) => Some(t),
-            None => f.u64("timeoutMs")?,
-        };
-        f.finish()?;
-        Ok(RequestOptions {
-            gateway,
-            headers,
-            timeout_ms: timeout_ms.map(|t| t.clamp(1, 3_600_000)),
-            cancel: None,
-        })
-    }
-
-    /// Parses options given as JSON text; empty text means none.
-    pub fn from_json_str(text: &str) -> Result<RequestOptions> {
-        if text.trim().is_empty() {
-            return Ok(RequestOptions::default());
-        }
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| Error::invalid_argument(format!("options are not valid JSON: {e}")))?;
-        RequestOptions::from_value(&value)
-    }
-}
+pub use crate::catalog::LIST_MODELS_RECOVERY;
 
 /// One logical request: where, what, and under which deadline.
 #[derive(Clone, Copy)]
@@ -78,10 +33,41 @@ struct Call<'a> {
     url: &'a str,
     body: Option<&'a [u8]>,
     model: &'a str,
-    options: &'a RequestOptions,
     deadline: Deadline,
     accept: &'a str,
     cancel: Option<&'a CancelToken>,
+}
+
+/// What a call is for, which decides its preconditions.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Chat: the kind's protocol must be served, and credentials are required.
+    Chat,
+    /// The model catalog: a kind whose catalog needs no key is probed without one.
+    Catalog,
+}
+
+/// What every attempt of one call shares, resolved once before any I/O.
+struct CallContext<'a> {
+    credentials: std::borrow::Cow<'a, Credentials>,
+    gateway: Vec<(&'static str, String)>,
+    scrubber: std::borrow::Cow<'a, Scrubber>,
+    agent: ureq::Agent,
+    options: &'a RequestOptions,
+}
+
+/// A model's successful answer with its headers read and its body not yet.
+struct Opened {
+    response: ureq::http::Response<ureq::Body>,
+    model: String,
+    attempts: Vec<Attempt>,
+}
+
+/// A successful non-streaming answer: its raw body and metadata.
+struct RawAnswer {
+    raw: Vec<u8>,
+    meta: Value,
+    attempts: Vec<Attempt>,
 }
 
 pub(crate) struct Inner {
@@ -181,7 +167,7 @@ impl Client {
                 return Err(e.clone());
             }
         }
-        let agent = AgentCell::new(transport::build_agent(&profile, &env)?);
+        let agent = AgentCell::new(crate::agent::build_agent(&profile, &env)?);
         let scrubber = client_scrubber(&credentials, &base_headers, &gateway_headers, &env);
         Ok(Client {
             inner: Arc::new(Inner {
@@ -220,31 +206,64 @@ impl Client {
         &self.inner.credentials
     }
 
-    /// The checks every network call makes before any I/O.
-    fn preflight(&self, chat: bool) -> Result<&Credentials> {
-        self.inner.route.ensure_resolved()?;
-        if chat && self.inner.kind.protocol_family != ProtocolFamily::OpenaiChatCompletions {
+    /// The checks every network call makes before any I/O, made once per call, and what its
+    /// attempts share: credentials, gateway headers, the scrubber, the agent.
+    fn context<'a>(
+        &'a self,
+        purpose: Purpose,
+        options: &'a RequestOptions,
+    ) -> Result<CallContext<'a>> {
+        let inner = &self.inner;
+        inner.route.ensure_resolved()?;
+        if purpose == Purpose::Chat
+            && inner.kind.protocol_family != ProtocolFamily::OpenaiChatCompletions
+        {
             return Err(Error::new(
                 ErrorCode::Unsupported,
                 format!(
                     "chat for {} ({}) is not supported yet; describe() and list_models() work",
-                    self.inner.kind.id,
-                    self.inner.kind.protocol_family.as_str()
+                    inner.kind.id,
+                    inner.kind.protocol_family.as_str()
                 ),
             ));
         }
-        self.inner.credentials.as_ref().map_err(Clone::clone)
+        let credentials = match &inner.credentials {
+            Ok(c) => std::borrow::Cow::Borrowed(c),
+            // A models probe of a kind whose catalog needs no key goes out without one.
+            Err(e)
+                if purpose == Purpose::Catalog
+                    && e.code == ErrorCode::MissingCredentials
+                    && inner.kind.model_probe_auth_optional =>
+            {
+                std::borrow::Cow::Owned(Credentials::none(inner.kind.auth_scheme))
+            }
+            Err(e) => return Err(e.clone()),
+        };
+        let gateway = self.gateway_headers(options)?;
+        let scrubber = self.call_scrubber(options, &gateway);
+        let agent = inner
+            .agent
+            .get(|| crate::agent::build_agent(&inner.profile, &inner.env))?;
+        Ok(CallContext {
+            credentials,
+            gateway,
+            scrubber,
+            agent,
+            options,
+        })
     }
 
+    /// Every header of one attempt: accept and content type, the kind's and profile's headers,
+    /// key `key_index` of the pool (unless the caller sends its own), the gateway's, the call's
+    /// own (they win), and the trace ids a `traceparent` carries on a Cloudflare route.
     fn headers_for(
         &self,
-        credentials: &Credentials,
+        ctx: &CallContext<'_>,
         key_index: usize,
-        gateway: &[(&'static str, String)],
-        options: &RequestOptions,
         accept: &str,
         json_body: bool,
     ) -> Vec<(String, String)> {
+        let (credentials, gateway, options) = (&ctx.credentials, &ctx.gateway, ctx.options);
         let mut h = Vec::with_capacity(self.inner.base_headers.len() + gateway.len() + 4);
         h.push(("Accept".to_string(), accept.to_string()));
         if json_body {
@@ -310,155 +329,38 @@ impl Client {
         })
     }
 
-    /// Sends one call with retries (docs/contract.md §6), appending to `attempts`. On failure returns the
-    /// last error (history attached) and whether it was model-shaped (next candidate may work).
+    /// Sends one call with retries (docs/contract.md §6), appending to `attempts`.
     fn send_with_retries(
         &self,
+        ctx: &CallContext<'_>,
         call: &Call<'_>,
         attempts: &mut Vec<Attempt>,
-    ) -> std::result::Result<ureq::http::Response<ureq::Body>, (Error, bool)> {
-        let Call {
-            url,
-            body,
-            model,
-            options,
-            deadline,
-            accept,
-            cancel,
-        } = *call;
-        // A models probe of a kind whose catalog needs no key goes out without one.
-        let anonymous;
-        let credentials = match self.preflight(false) {
-            Err(e)
-                if call.body.is_none()
-                    && e.code == ErrorCode::MissingCredentials
-                    && self.inner.kind.model_probe_auth_optional =>
-            {
-                anonymous = Credentials::none(self.inner.kind.auth_scheme);
-                &anonymous
-            }
-            other => other.map_err(|e| (e, false))?,
+    ) -> Outcome {
+        let keys = KeyCursor {
+            cursor: &self.inner.key_cursor,
+            size: ctx.credentials.pool_size(),
         };
-        let gateway = self.gateway_headers(options).map_err(|e| (e, false))?;
-        let scrubber = self.call_scrubber(options, &gateway);
-        let agent = self
-            .inner
-            .agent
-            .get(|| transport::build_agent(&self.inner.profile, &self.inner.env))
-            .map_err(|e| (e, false))?;
-        let p = &self.inner.profile;
-        let pool = credentials.pool_size().max(1);
-        let mut key_index = self.inner.key_cursor.load(Ordering::Relaxed) % pool;
-        let mut keys_tried = 1usize;
-        let mut retries = 0u32;
-        let mut delay_ms = 0u64;
-        loop {
-            let slept = match cancel {
-                Some(token) => token.sleep(Duration::from_millis(delay_ms)),
-                None => {
-                    std::thread::sleep(Duration::from_millis(delay_ms));
-                    true
-                }
-            };
-            if !slept || cancel.is_some_and(CancelToken::is_cancelled) {
-                return Err((with_attempts(cancelled_error("request"), attempts), false));
-            }
-            let headers = self.headers_for(
-                credentials,
-                key_index,
-                &gateway,
-                options,
-                accept,
-                body.is_some(),
-            );
-            let out = Outgoing {
-                method: if body.is_some() { "POST" } else { "GET" },
-                url,
-                headers: &headers,
-                body,
-                deadline,
-                cancel,
-                scrubber: &scrubber,
-            };
-            let mut attempt = Attempt {
-                status: None,
-                error: None,
-                model: model.to_string(),
-                key_index,
-                delay_ms,
-            };
-            let retry_budget_left = u64::from(retries) + 1 < p.retry_max_attempts;
-            match transport::send(&agent, &out) {
-                Ok(response) if response.status().is_success() => {
-                    attempt.status = Some(response.status().as_u16());
-                    attempts.push(attempt);
-                    return Ok(response);
-                }
-                Ok(mut response) => {
-                    let status = response.status().as_u16();
-                    let bytes = transport::read_body(response.body_mut(), 1 << 20, url, deadline)
-                        .unwrap_or_default();
-                    let (mut err, parsed) =
-                        transport::status_error(status, response.headers(), &bytes, url, &scrubber);
-                    attempt.status = Some(status);
-                    attempt.error = Some(err.code);
-                    attempts.push(attempt);
-                    // The gateway's own refusals (its token, spending limit, policy) are the same
-                    // whichever provider key is sent, and retrying does not lift them.
-                    if transport::GatewayRefusal::of(status, &parsed).is_some() {
-                        err.attempts = attempts.clone();
-                        return Err((err, false));
-                    }
-                    if matches!(status, 401 | 403 | 429) && keys_tried < pool {
-                        key_index = (key_index + 1) % pool;
-                        keys_tried += 1;
-                        self.inner.key_cursor.store(key_index, Ordering::Relaxed);
-                        delay_ms = 0;
-                        continue;
-                    }
-                    if !transport::retryable_status(status, parsed.code.as_deref())
-                        || !retry_budget_left
-                    {
-                        err.attempts = attempts.clone();
-                        return Err((err, transport::model_shaped(status, &parsed)));
-                    }
-                    match err.retry_after_ms {
-                        Some(server) if server > p.retry_max_backoff_ms => {
-                            err.message.push_str(&format!(
-                                "; the server asked to wait {server} ms, more than retry_max_backoff_ms ({} ms), so aigw did not wait",
-                                p.retry_max_backoff_ms
-                            ));
-                            err.attempts = attempts.clone();
-                            return Err((err, false));
-                        }
-                        Some(server) => delay_ms = server,
-                        None => {
-                            delay_ms = transport::backoff_delay(
-                                retries,
-                                p.retry_initial_backoff_ms,
-                                p.retry_max_backoff_ms,
-                            )
-                        }
-                    }
-                    retries += 1;
-                }
-                Err(mut err) => {
-                    attempt.error = Some(err.code);
-                    attempts.push(attempt);
-                    let transient = matches!(err.code, ErrorCode::Timeout | ErrorCode::Connection);
-                    if !transient || !retry_budget_left {
-                        err.attempts = attempts.clone();
-                        return Err((err, false));
-                    }
-                    delay_ms = transport::backoff_delay(
-                        retries,
-                        p.retry_initial_backoff_ms,
-                        p.retry_max_backoff_ms,
-                    );
-                    retries += 1;
-                }
-            }
-        }
+        let policy = RetryPolicy::of(&self.inner.profile);
+        retry::run(
+            policy,
+            keys,
+            call.model,
+            call.cancel,
+            attempts,
+            |key_index| {
+                let headers = self.headers_for(ctx, key_index, call.accept, call.body.is_some());
+                let out = Outgoing {
+                    method: if call.body.is_some() { "POST" } else { "GET" },
+                    url: call.url,
+                    headers: &headers,
+                    body: call.body,
+                    deadline: call.deadline,
+                    cancel: call.cancel,
+                    scrubber: &ctx.scrubber,
+                };
+                transport::exchange(&ctx.agent, &out)
+            },
+        )
     }
 
     fn request_deadline(&self, options: &RequestOptions) -> Duration {
@@ -485,8 +387,9 @@ impl Client {
     }
 
     fn fetch_catalog(&self) -> Result<Arc<Vec<Value>>> {
-        self.inner.route.ensure_resolved()?;
-        let url = self.inner.route.models_endpoint.clone().ok_or_else(|| {
+        let options = RequestOptions::default();
+        let ctx = self.context(Purpose::Catalog, &options)?;
+        let url = self.inner.route.models_endpoint.as_deref().ok_or_else(|| {
             Error::new(
                 ErrorCode::Unsupported,
                 format!(
@@ -495,32 +398,23 @@ impl Client {
                 ),
             )
         })?;
-        if let Err(e) = &self.inner.credentials {
-            if !self.inner.kind.model_probe_auth_optional {
-                return Err(e.clone());
-            }
-        }
-        let options = RequestOptions::default();
         let deadline = Deadline::Whole(self.request_deadline(&options));
-        let mut attempts = Vec::new();
-        let mut response = self
-            .send_with_retries(
-                &Call {
-                    url: &url,
-                    body: None,
-                    model: "",
-                    options: &options,
-                    deadline,
-                    accept: "application/json",
-                    cancel: None,
-                },
-                &mut attempts,
-            )
-            .map_err(|(e, _)| e)?;
+        let call = Call {
+            url,
+            body: None,
+            model: "",
+            deadline,
+            accept: "application/json",
+            cancel: None,
+        };
+        let mut response = match self.send_with_retries(&ctx, &call, &mut Vec::new()) {
+            Outcome::Answered(response) => response,
+            Outcome::Failed { error, .. } => return Err(error),
+        };
         let bytes = transport::read_body(
             response.body_mut(),
             self.inner.profile.max_response_bytes,
-            &url,
+            url,
             deadline,
         )?;
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -533,93 +427,21 @@ impl Client {
 
     /// Candidate models in order (docs/contract.md §5). `request_model` is the request body's `model`.
     pub fn select_models(&self, request_model: Option<&str>) -> Result<Vec<String>> {
-        if let Some(m) = request_model.filter(|m| !m.trim().is_empty()) {
-            return Ok(vec![m.to_string()]);
-        }
-        let p = &self.inner.profile;
-        if let Some(m) = &p.model {
-            return Ok(vec![m.clone()]);
-        }
-        let ttl = Duration::from_millis(p.model_catalog_cache_ttl_ms);
-        let catalog = match self.inner.catalog.fresh(ttl) {
-            Some(models) => Ok(models),
-            None => self.fetch_catalog(),
-        };
-        let ids = |models: &[Value]| {
-            models
-                .iter()
-                .filter_map(model_id)
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        };
-        match catalog {
-            Ok(models) if models.is_empty() => Err(Error::new(
-                ErrorCode::ModelSelection,
-                "the model catalog is empty; set provider.model explicitly",
-            )),
-            Ok(models) => Ok(rank(&ids(&models), &p.preferred_models)),
-            Err(e) => {
-                let stale = Duration::from_millis(p.model_catalog_stale_if_error_ms);
-                if let Some(models) = self.inner.catalog.stale(ttl, stale) {
-                    return Ok(rank(&ids(&models), &p.preferred_models));
-                }
-                if !p.preferred_models.is_empty() {
-                    return Ok(p.preferred_models.clone());
-                }
-                if matches!(e.code, ErrorCode::Config | ErrorCode::MissingCredentials) {
-                    return Err(e);
-                }
-                let mut err = Error::new(
-                    ErrorCode::ModelSelection,
-                    format!(
-                        "{LIST_MODELS_RECOVERY} (model catalog failed: {})",
-                        e.message
-                    ),
-                );
-                err.http_status = e.http_status;
-                err.provider_code = e.provider_code;
-                err.request_id = e.request_id;
-                err.attempts = e.attempts;
-                Err(err)
-            }
-        }
-    }
-
-    fn prepare(&self, request: Value, stream: bool) -> Result<(Map<String, Value>, Vec<String>)> {
-        let Value::Object(mut body) = request else {
-            return Err(Error::invalid_argument(
-                "the chat request must be a JSON object",
-            ));
-        };
-        self.preflight(true)?;
-        let wants_stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-        if wants_stream && !stream {
-            return Err(Error::invalid_argument(
-                "the request sets stream: true; call chat_stream instead of chat",
-            ));
-        }
-        if stream {
-            body.insert("stream".to_string(), Value::Bool(true));
-        }
-        let request_model = match body.get("model") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(m)) => Some(m.clone()),
-            Some(_) => {
-                return Err(Error::invalid_argument(
-                    "the request's `model` must be a string",
-                ))
-            }
-        };
-        let candidates = self.select_models(request_model.as_deref())?;
-        Ok((body, candidates))
+        crate::catalog::candidates(
+            &self.inner.profile,
+            &self.inner.catalog,
+            request_model,
+            || self.fetch_catalog(),
+        )
     }
 
     /// Sends a chat request (OpenAI JSON, passed through untouched but for `model`) and returns
     /// the upstream body with an added `"aigw"` metadata key (docs/contract.md §6).
     pub fn chat(&self, request: Value, options: &RequestOptions) -> Result<Value> {
+        let url = self.inner.route.request_endpoint.as_str();
         let answer = self
             .chat_raw(request, options)
-            .and_then(|(raw, meta, url, attempts)| tree_with_meta(&raw, meta, url, &attempts));
+            .and_then(|a| answer::tree_with_meta(&a.raw, a.meta, url, &a.attempts));
         self.scrubbed(answer, options)
     }
 
@@ -627,37 +449,37 @@ impl Client {
     /// is validated without being rebuilt and the `"aigw"` key is spliced in, saving a parse
     /// into a tree and a re-serialization per request. Same checks, same result.
     pub fn chat_text(&self, request: Value, options: &RequestOptions) -> Result<String> {
+        let url = self.inner.route.request_endpoint.as_str();
         let answer = self
             .chat_raw(request, options)
-            .and_then(|(raw, meta, url, attempts)| spliced_text(&raw, meta, url, &attempts));
+            .and_then(|a| answer::spliced_text(&a.raw, a.meta, url, &a.attempts));
         self.scrubbed(answer, options)
     }
 
-    /// Sends a non-streaming chat; returns the raw successful body, its metadata, the URL and
-    /// the attempt history.
-    fn chat_raw(
-        &self,
-        request: Value,
-        options: &RequestOptions,
-    ) -> Result<(Vec<u8>, Value, &str, Vec<Attempt>)> {
+    /// Sends a non-streaming chat and reads its whole body.
+    fn chat_raw(&self, request: Value, options: &RequestOptions) -> Result<RawAnswer> {
         let deadline = Deadline::Whole(self.request_deadline(options));
         let url = self.inner.route.request_endpoint.as_str();
-        let (mut response, model, attempts) =
-            self.send_to_candidates(request, false, options, deadline, options.cancel.as_ref())?;
+        let mut opened =
+            self.open_chat(request, false, options, deadline, options.cancel.as_ref())?;
         let raw = transport::read_body(
-            response.body_mut(),
+            opened.response.body_mut(),
             self.inner.profile.max_response_bytes,
             url,
             deadline,
         )
-        .map_err(|e| with_attempts(e, &attempts))?;
-        let meta = response_meta(
-            response.status().as_u16(),
-            response.headers(),
-            &model,
-            &attempts,
+        .map_err(|e| answer::with_attempts(e, &opened.attempts))?;
+        let meta = answer::response_meta(
+            opened.response.status().as_u16(),
+            opened.response.headers(),
+            &opened.model,
+            &opened.attempts,
         );
-        Ok((raw, meta, url, attempts))
+        Ok(RawAnswer {
+            raw,
+            meta,
+            attempts: opened.attempts,
+        })
     }
 
     /// Opens a streaming chat (`stream: true`). Retries happen only before the stream is
@@ -668,17 +490,17 @@ impl Client {
             idle: Duration::from_millis(self.inner.profile.stream_idle_timeout_ms),
         };
         let cancel = options.cancel.clone().unwrap_or_default();
-        let opened = self.send_to_candidates(request, true, options, deadline, Some(&cancel));
-        let (response, model, attempts) = self.scrubbed(opened, options)?;
-        let meta = response_meta(
-            response.status().as_u16(),
-            response.headers(),
-            &model,
-            &attempts,
+        let opened = self.open_chat(request, true, options, deadline, Some(&cancel));
+        let opened = self.scrubbed(opened, options)?;
+        let meta = answer::response_meta(
+            opened.response.status().as_u16(),
+            opened.response.headers(),
+            &opened.model,
+            &opened.attempts,
         );
         let gateway = self.gateway_headers(options).unwrap_or_default();
         Ok(ChatStream::open(
-            response,
+            opened.response,
             meta,
             self.inner.route.request_endpoint.clone(),
             deadline,
@@ -688,18 +510,19 @@ impl Client {
         ))
     }
 
-    /// Sends the chat to each candidate model in turn, with retries, moving on only after a
-    /// model-shaped error (docs/contract.md §5); returns the first successful response (headers read), the
-    /// model it used and every attempt.
-    fn send_to_candidates(
+    /// Checks the call once, then sends the chat to each candidate model in turn, with
+    /// retries, moving on only after a model-shaped error (docs/contract.md §5).
+    fn open_chat(
         &self,
         request: Value,
         stream: bool,
         options: &RequestOptions,
         deadline: Deadline,
         cancel: Option<&CancelToken>,
-    ) -> Result<(ureq::http::Response<ureq::Body>, String, Vec<Attempt>)> {
-        let (mut body, candidates) = self.prepare(request, stream)?;
+    ) -> Result<Opened> {
+        let ctx = self.context(Purpose::Chat, options)?;
+        let ChatBody { mut body, model } = ChatBody::parse(request, stream)?;
+        let candidates = self.select_models(model.as_deref())?;
         let accept = if stream {
             "text/event-stream"
         } else {
@@ -716,17 +539,24 @@ impl Client {
                 url,
                 body: Some(&bytes),
                 model,
-                options,
                 deadline,
                 accept,
                 cancel,
             };
-            match self.send_with_retries(&call, &mut attempts) {
-                Ok(response) => return Ok((response, model.clone(), attempts)),
-                Err((err, model_shaped)) => {
-                    let fall_forward = model_shaped && i + 1 < candidates.len();
-                    last_err = Some(err);
-                    if !fall_forward {
+            match self.send_with_retries(&ctx, &call, &mut attempts) {
+                Outcome::Answered(response) => {
+                    return Ok(Opened {
+                        response,
+                        model: model.clone(),
+                        attempts,
+                    })
+                }
+                Outcome::Failed {
+                    error,
+                    model_shaped,
+                } => {
+                    last_err = Some(error);
+                    if !(model_shaped && i + 1 < candidates.len()) {
                         break;
                     }
                 }
@@ -735,189 +565,6 @@ impl Client {
         Err(last_err
             .unwrap_or_else(|| Error::new(ErrorCode::ModelSelection, "no candidate model to try")))
     }
-
-    /// The operator descriptor (docs/contract.md §9); no network.
-    pub fn describe(&self) -> Value {
-        crate::diagnostics::describe(self)
-    }
-
-    /// The operator checks (docs/contract.md §9); probes the models endpoint.
-    pub fn doctor(&self) -> Value {
-        crate::diagnostics::doctor(self)
-    }
-}
-
-/// A successful chat body as text with the `"aigw"` metadata spliced in before its last `}`.
-/// Bodies that are not plainly a chat completion (errors, odd shapes, an existing `"aigw"` key,
-/// nesting deeper than the tree parser accepts) take the general path, so every language gets
-/// the same answer or the same error.
-fn spliced_text(raw: &[u8], meta: Value, url: &str, attempts: &[Attempt]) -> Result<String> {
-    #[derive(serde::Deserialize)]
-    struct Shape {
-        choices: Option<Vec<serde::de::IgnoredAny>>,
-    }
-    let text = std::str::from_utf8(raw).ok();
-    let spliceable = text.filter(|t| {
-        t.trim_end().ends_with('}')
-            && !t.contains("\"aigw\"")
-            && json_depth_within(t.as_bytes(), MAX_JSON_DEPTH)
-            && serde_json::from_str::<Shape>(t).is_ok_and(|shape| shape.choices.is_some())
-    });
-    match spliceable {
-        Some(t) => {
-            let body = t.trim_end();
-            let meta = meta.to_string();
-            let mut out = String::with_capacity(body.len() + meta.len() + 10);
-            out.push_str(&body[..body.len() - 1]);
-            out.push_str(",\"aigw\":");
-            out.push_str(&meta);
-            out.push('}');
-            Ok(out)
-        }
-        None => tree_with_meta(raw, meta, url, attempts).map(|v| v.to_string()),
-    }
-}
-
-/// serde_json's nesting limit for trees; every path applies it, spliced or not.
-const MAX_JSON_DEPTH: usize = 128;
-
-/// Whether no array or object in `json` nests deeper than `max` (strings skipped): one linear
-/// pass, so the splice path refuses what the tree parser refuses.
-fn json_depth_within(json: &[u8], max: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in json {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return false;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    true
-}
-
-/// Parses a successful chat body, checks its shape and adds the `"aigw"` metadata.
-fn tree_with_meta(raw: &[u8], meta: Value, url: &str, attempts: &[Attempt]) -> Result<Value> {
-    let mut value: Value = serde_json::from_slice(raw).map_err(|e| {
-        with_attempts(
-            Error::protocol(format!("chat response from {url} is not valid JSON: {e}")),
-            attempts,
-        )
-    })?;
-    check_chat_shape(&value, url).map_err(|e| with_attempts(e, attempts))?;
-    if let Value::Object(map) = &mut value {
-        map.insert("aigw".to_string(), meta);
-    }
-    Ok(value)
-}
-
-fn with_attempts(mut e: Error, attempts: &[Attempt]) -> Error {
-    e.attempts = attempts.to_vec();
-    e
-}
-
-/// A 200 chat answer must at least be an object with `choices` (or an `error` we surface).
-fn check_chat_shape(value: &Value, url: &str) -> Result<()> {
-    let Value::Object(map) = value else {
-        return Err(Error::protocol(format!(
-            "chat response from {url} is not a JSON object"
-        )));
-    };
-    if map.get("choices").is_some_and(Value::is_array) {
-        return Ok(());
-    }
-    if map.contains_key("error") || map.contains_key("errors") {
-        let parsed = crate::gateway::parse_error_value(value);
-        let mut err = Error::new(
-            ErrorCode::Provider,
-            format!(
-                "upstream error in a 200 answer from {url}: {}",
-                parsed.message.unwrap_or_default()
-            ),
-        );
-        err.provider_code = parsed.code;
-        return Err(err);
-    }
-    Err(Error::protocol(format!(
-        "chat response from {url} is not a chat completion (no `choices` list)"
-    )))
-}
-
-/// The `"aigw"` metadata object (docs/contract.md §6).
-pub(crate) fn response_meta(
-    status: u16,
-    headers: &ureq::http::HeaderMap,
-    model: &str,
-    attempts: &[Attempt],
-) -> Value {
-    let h = |name: &str| transport::header(headers, name).map(str::to_string);
-    let (request_id_header, request_id) = match transport::request_id_with_header(headers) {
-        Some((name, id)) => (Some(name), Some(id)),
-        None => (None, None),
-    };
-    let mut meta = serde_json::json!({
-        "status": status,
-        "model": model,
-        "request_id": request_id,
-        "request_id_header": request_id_header,
-        "cf_aig_log_id": h("cf-aig-log-id"),
-        "cache_status": h("cf-aig-cache-status"),
-        "step": h("cf-aig-step"),
-        "attempts": attempts.iter().map(Attempt::to_json).collect::<Vec<_>>(),
-    });
-    // Present only when the gateway sent them (Cloudflare 2026: dynamic routes, Auto Router).
-    let optional = [
-        ("event_id", "cf-aig-event-id"),
-        ("gateway_request_id", "cf-aig-request-id"),
-        ("upstream_model", "cf-aig-model"),
-        ("upstream_provider", "cf-aig-provider"),
-        ("routed_model", "cf-aig-routed-model"),
-        ("routing_reason", "cf-aig-routing-reason"),
-        ("routing_decision_id", "cf-aig-routing-decision-id"),
-    ];
-    if let Value::Object(map) = &mut meta {
-        for (field, name) in optional {
-            if let Some(v) = h(name) {
-                map.insert(field.to_string(), Value::String(v));
-            }
-        }
-        let limits: Map<String, Value> = [
-            ("limit_requests", "x-ratelimit-limit-requests"),
-            ("remaining_requests", "x-ratelimit-remaining-requests"),
-            ("reset_requests", "x-ratelimit-reset-requests"),
-            ("limit_tokens", "x-ratelimit-limit-tokens"),
-            ("remaining_tokens", "x-ratelimit-remaining-tokens"),
-            ("reset_tokens", "x-ratelimit-reset-tokens"),
-        ]
-        .iter()
-        .filter_map(|(field, name)| {
-            let value = h(name)?;
-            let parsed = value
-                .parse::<u64>()
-                .map(Value::from)
-                .unwrap_or(Value::String(value));
-            Some((field.to_string(), parsed))
-        })
-        .collect();
-        if !limits.is_empty() {
-            map.insert("rate_limit".to_string(), Value::Object(limits));
-        }
-    }
-    meta
 }
 
 /// Every secret a client sends: each key of the pool, secret-looking headers, the gateway token

@@ -5,9 +5,22 @@ use serde_json::{json, Value};
 
 use crate::auth::CredentialSource;
 use crate::catalog::model_id;
-use crate::client::{Client, LIST_MODELS_RECOVERY};
+use crate::catalog::LIST_MODELS_RECOVERY;
+use crate::client::Client;
 use crate::error::ErrorCode;
 use crate::gateway::GATEWAY_FIELDS;
+
+impl Client {
+    /// The operator descriptor (docs/contract.md §9); no network.
+    pub fn describe(&self) -> Value {
+        describe(self)
+    }
+
+    /// The operator checks (docs/contract.md §9); probes the models endpoint.
+    pub fn doctor(&self) -> Value {
+        doctor(self)
+    }
+}
 
 /// The descriptor document.
 pub fn describe(client: &Client) -> Value {

@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::auth::{Env, SecretRef};
 use crate::error::{Error, ErrorCode, Result};
-use crate::profile::Fields;
+use crate::fields::Fields;
+use crate::secret::{Env, SecretRef};
 
 /// Cloudflare's retry backoff shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,7 +264,7 @@ impl GatewayOptions {
         g.otel_parent_span_id = hex_id(&mut f, "otel_parent_span_id", 16)?;
         f.finish()?;
         for (name, value) in g.plain_headers() {
-            crate::auth::check_header(name, &value, path)?;
+            crate::secret::check_header(name, &value, path)?;
         }
         Ok(g)
     }
@@ -389,7 +389,7 @@ impl GatewayOptions {
                     format!("gateway.authorization ({}) cannot be resolved; set it or remove gateway.authorization", auth.source()),
                 )
             })?;
-            crate::auth::check_header(
+            crate::secret::check_header(
                 "cf-aig-authorization",
                 token.expose(),
                 "gateway.authorization",

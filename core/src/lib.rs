@@ -9,28 +9,36 @@
 #![allow(clippy::result_large_err)]
 #![warn(missing_docs)]
 
+pub mod agent;
+pub mod answer;
 pub mod auth;
 pub mod cancel;
 pub mod catalog;
+pub mod classify;
 pub mod client;
 pub mod diagnostics;
 pub mod error;
+pub mod fields;
 pub mod gateway;
 pub mod profile;
 pub mod registry;
+pub mod request;
+pub mod retry;
 pub mod route;
 pub mod scrub;
+pub mod secret;
 pub mod sse;
 pub mod stream;
 pub mod transport;
 
 pub use auth::{Env, Secret, SecretRef};
 pub use cancel::CancelToken;
-pub use client::{Client, RequestOptions};
+pub use client::Client;
 pub use error::{Attempt, Error, ErrorCode, Result};
 pub use gateway::GatewayOptions;
 pub use profile::{ConfigFile, Profile};
 pub use registry::{providers, providers_json, resolve_kind, ProviderKind};
+pub use request::RequestOptions;
 pub use scrub::Scrubber;
 pub use stream::{CancelHandle, ChatStream, StreamChunk};
 

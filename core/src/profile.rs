@@ -1,14 +1,14 @@
 //! The provider profile (docs/contract.md §3): every field with its default and clamp, parsed from JSON or
 //! TOML with unknown fields rejected by path, and config files holding several profiles.
 
-use std::fmt;
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::auth::{Headers, SecretRef};
 use crate::error::{Error, Result};
+use crate::fields::Fields;
 use crate::gateway::GatewayOptions;
+use crate::secret::{Headers, SecretRef};
 
 /// Inclusive bounds and default of one numeric profile field.
 #[derive(Debug, Clone, Copy)]
@@ -29,79 +29,45 @@ impl Bound {
     }
 }
 
-/// The numeric fields, their defaults and clamps: the single source for parsing and the docs.
-/// `retry_max_backoff_ms` is further raised to at least `retry_initial_backoff_ms`, and a `0`
-/// cache TTL / stale window disables the cache (the minimum is 0).
-pub const BOUNDS: [Bound; 9] = [
-    Bound {
-        name: "connect_timeout_ms",
-        default: 5_000,
-        min: 100,
-        max: 60_000,
-    },
-    Bound {
-        name: "request_timeout_ms",
-        // Long and reasoning answers take minutes; a short whole-attempt limit re-sends (and
-        // bills) them. The OpenAI SDKs use 10 minutes too.
-        default: 600_000,
-        min: 1_000,
-        max: 3_600_000,
-    },
-    Bound {
-        name: "stream_idle_timeout_ms",
-        default: 300_000,
-        min: 1_000,
-        max: 3_600_000,
-    },
-    Bound {
-        name: "retry_max_attempts",
-        default: 3,
-        min: 1,
-        max: 8,
-    },
-    Bound {
-        name: "retry_initial_backoff_ms",
-        default: 300,
-        min: 50,
-        max: 10_000,
-    },
-    Bound {
-        name: "retry_max_backoff_ms",
-        default: 3_000,
-        min: 50,
-        max: 30_000,
-    },
-    Bound {
-        name: "model_catalog_cache_ttl_ms",
-        default: 30_000,
-        min: 0,
-        max: 300_000,
-    },
-    Bound {
-        name: "model_catalog_stale_if_error_ms",
-        default: 120_000,
-        min: 0,
-        max: 600_000,
-    },
-    Bound {
-        name: "max_response_bytes",
-        default: 32 * 1024 * 1024,
-        min: 1024,
-        max: 1 << 30,
-    },
-];
+/// Declares the numeric fields once: their limits ([`BOUNDS`]) and where each lives in a
+/// [`Profile`], so defaults, parsing, clamping and `describe()` all walk the same list.
+macro_rules! numeric_fields {
+    ($($(#[$doc:meta])* $name:ident: default $default:expr, min $min:expr, max $max:expr;)*) => {
+        /// The numeric fields, their defaults and clamps: the single source for parsing, clamping,
+        /// `describe()` and the docs. `retry_max_backoff_ms` is further raised to at least
+        /// `retry_initial_backoff_ms`, and a `0` cache TTL / stale window disables the cache
+        /// (the minimum is 0).
+        pub const BOUNDS: [Bound; numeric_fields!(@count $($name)*)] = [
+            $($(#[$doc])* Bound { name: stringify!($name), default: $default, min: $min, max: $max },)*
+        ];
 
-fn bound(name: &str) -> Bound {
-    BOUNDS
-        .iter()
-        .copied()
-        .find(|b| b.name == name)
-        .unwrap_or(Bound {
-            name: "unknown",
-            default: 0,
-            min: 0,
-            max: u64::MAX,
-        })
+        impl Profile {
+            /// Each numeric field, in [`BOUNDS`] order.
+            fn numeric_mut(&mut self) -> [&mut u64; BOUNDS.len()] {
+                [$(&mut self.$name,)*]
+            }
+
+            /// Each numeric field's value, in [`BOUNDS`] order.
+            pub fn numeric(&self) -> [u64; BOUNDS.len()] {
+                [$(self.$name,)*]
+            }
+        }
+    };
+    (@count $($name:ident)*) => { [$(stringify!($name)),*].len() };
+}
+
+numeric_fields! {
+    connect_timeout_ms: default 5_000, min 100, max 60_000;
+    // Long and reasoning answers take minutes; a short whole-attempt limit re-sends (and bills)
+    // them. The OpenAI SDKs use 10 minutes too.
+    request_timeout_ms: default 600_000, min 1_000, max 3_600_000;
+    stream_idle_timeout_ms: default 300_000, min 1_000, max 3_600_000;
+    retry_max_attempts: default 3, min 1, max 8;
+    retry_initial_backoff_ms: default 300, min 50, max 10_000;
+    retry_max_backoff_ms: default 3_000, min 50, max 30_000;
+    model_catalog_cache_ttl_ms: default 30_000, min 0, max 300_000;
+    model_catalog_stale_if_error_ms: default 120_000, min 0, max 600_000;
+    max_response_bytes: default 32 * 1024 * 1024, min 1024, max 1 << 30;
 }
 
 /// Every field a profile accepts, in documentation order.
@@ -132,8 +98,8 @@ pub const PROFILE_FIELDS: [&str; 22] = [
 
 /// One provider profile with defaults applied and numbers clamped.
 ///
-/// Its `Debug` form redacts literal keys and sensitive header values.
-#[derive(Clone, PartialEq)]
+/// Its `Debug` form redacts literal keys and sensitive header values (their own `Debug` does).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     /// Kind id or alias, as configured.
     pub kind: String,
@@ -184,7 +150,7 @@ pub struct Profile {
 impl Profile {
     /// A profile of `kind` with every other field at its default.
     pub fn new(kind: impl Into<String>) -> Profile {
-        Profile {
+        let mut p = Profile {
             kind: kind.into(),
             base_url: None,
             account_id: None,
@@ -197,17 +163,21 @@ impl Profile {
             api_key_env: None,
             headers: Headers::default(),
             allow_http: false,
-            connect_timeout_ms: bound("connect_timeout_ms").default,
-            request_timeout_ms: bound("request_timeout_ms").default,
-            stream_idle_timeout_ms: bound("stream_idle_timeout_ms").default,
-            retry_max_attempts: bound("retry_max_attempts").default,
-            retry_initial_backoff_ms: bound("retry_initial_backoff_ms").default,
-            retry_max_backoff_ms: bound("retry_max_backoff_ms").default,
-            model_catalog_cache_ttl_ms: bound("model_catalog_cache_ttl_ms").default,
-            model_catalog_stale_if_error_ms: bound("model_catalog_stale_if_error_ms").default,
-            max_response_bytes: bound("max_response_bytes").default,
+            connect_timeout_ms: 0,
+            request_timeout_ms: 0,
+            stream_idle_timeout_ms: 0,
+            retry_max_attempts: 0,
+            retry_initial_backoff_ms: 0,
+            retry_max_backoff_ms: 0,
+            model_catalog_cache_ttl_ms: 0,
+            model_catalog_stale_if_error_ms: 0,
+            max_response_bytes: 0,
             gateway: GatewayOptions::default(),
+        };
+        for (slot, b) in p.numeric_mut().into_iter().zip(BOUNDS) {
+            *slot = b.default;
         }
+        p
     }
 
     /// Parses a profile from a JSON text (the C ABI's input).
@@ -241,17 +211,10 @@ impl Profile {
         p.api_key_env = f.string("api_key_env")?.filter(|s| !s.trim().is_empty());
         p.headers = Headers::from_pairs(f.string_map("headers")?, &f.child("headers"))?;
         p.allow_http = f.bool("allow_http")?.unwrap_or(false);
-        p.connect_timeout_ms = f.bounded("connect_timeout_ms")?;
-        p.request_timeout_ms = f.bounded("request_timeout_ms")?;
-        p.stream_idle_timeout_ms = f.bounded("stream_idle_timeout_ms")?;
-        p.retry_max_attempts = f.bounded("retry_max_attempts")?;
-        p.retry_initial_backoff_ms = f.bounded("retry_initial_backoff_ms")?;
-        p.retry_max_backoff_ms = f
-            .bounded("retry_max_backoff_ms")?
-            .max(p.retry_initial_backoff_ms);
-        p.model_catalog_cache_ttl_ms = f.bounded("model_catalog_cache_ttl_ms")?;
-        p.model_catalog_stale_if_error_ms = f.bounded("model_catalog_stale_if_error_ms")?;
-        p.max_response_bytes = f.bounded("max_response_bytes")?;
+        for (slot, b) in p.numeric_mut().into_iter().zip(BOUNDS) {
+            *slot = f.u64(b.name)?.map_or(b.default, |v| b.clamp(v));
+        }
+        p.retry_max_backoff_ms = p.retry_max_backoff_ms.max(p.retry_initial_backoff_ms);
         if let Some(v) = f.take("gateway") {
             p.gateway = GatewayOptions::from_value(v, &f.child("gateway"))?;
         }
@@ -261,21 +224,10 @@ impl Profile {
 
     /// Applies the clamps of [`BOUNDS`] to a profile built by hand in Rust.
     pub fn clamped(mut self) -> Profile {
-        self.connect_timeout_ms = bound("connect_timeout_ms").clamp(self.connect_timeout_ms);
-        self.request_timeout_ms = bound("request_timeout_ms").clamp(self.request_timeout_ms);
-        self.stream_idle_timeout_ms =
-            bound("stream_idle_timeout_ms").clamp(self.stream_idle_timeout_ms);
-        self.retry_max_attempts = bound("retry_max_attempts").clamp(self.retry_max_attempts);
-        self.retry_initial_backoff_ms =
-            bound("retry_initial_backoff_ms").clamp(self.retry_initial_backoff_ms);
-        self.retry_max_backoff_ms = bound("retry_max_backoff_ms")
-            .clamp(self.retry_max_backoff_ms)
-            .max(self.retry_initial_backoff_ms);
-        self.model_catalog_cache_ttl_ms =
-            bound("model_catalog_cache_ttl_ms").clamp(self.model_catalog_cache_ttl_ms);
-        self.model_catalog_stale_if_error_ms =
-            bound("model_catalog_stale_if_error_ms").clamp(self.model_catalog_stale_if_error_ms);
-        self.max_response_bytes = bound("max_response_bytes").clamp(self.max_response_bytes);
+        for (slot, b) in self.numeric_mut().into_iter().zip(BOUNDS) {
+            *slot = b.clamp(*slot);
+        }
+        self.retry_max_backoff_ms = self.retry_max_backoff_ms.max(self.retry_initial_backoff_ms);
         self.model = self.model.as_deref().and_then(normalize_model);
         self
     }
@@ -288,41 +240,6 @@ fn normalize_model(model: &str) -> Option<String> {
         None
     } else {
         Some(m.to_string())
-    }
-}
-
-impl fmt::Debug for Profile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Profile")
-            .field("kind", &self.kind)
-            .field("base_url", &self.base_url)
-            .field("account_id", &self.account_id)
-            .field("gateway_name", &self.gateway_name)
-            .field("endpoint", &self.endpoint)
-            .field("models_endpoint", &self.models_endpoint)
-            .field("model", &self.model)
-            .field("preferred_models", &self.preferred_models)
-            .field("api_key", &self.api_key)
-            .field("api_key_env", &self.api_key_env)
-            .field("headers", &self.headers)
-            .field("allow_http", &self.allow_http)
-            .field("connect_timeout_ms", &self.connect_timeout_ms)
-            .field("request_timeout_ms", &self.request_timeout_ms)
-            .field("stream_idle_timeout_ms", &self.stream_idle_timeout_ms)
-            .field("retry_max_attempts", &self.retry_max_attempts)
-            .field("retry_initial_backoff_ms", &self.retry_initial_backoff_ms)
-            .field("retry_max_backoff_ms", &self.retry_max_backoff_ms)
-            .field(
-                "model_catalog_cache_ttl_ms",
-                &self.model_catalog_cache_ttl_ms,
-            )
-            .field(
-                "model_catalog_stale_if_error_ms",
-                &self.model_catalog_stale_if_error_ms,
-            )
-            .field("max_response_bytes", &self.max_response_bytes)
-            .field("gateway", &self.gateway)
-            .finish()
     }
 }
 
@@ -466,114 +383,4 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
         .unwrap_or(0)
         + 1;
     (line, col)
-}
-
-/// Reads the fields of one JSON object, remembering which were taken so that leftovers
-/// (typos) are reported with their full path.
-pub(crate) struct Fields<'a> {
-    map: &'a Map<String, Value>,
-    path: String,
-    taken: Vec<&'a str>,
-}
-
-impl<'a> Fields<'a> {
-    pub(crate) fn new(value: &'a Value, path: &str) -> Result<Fields<'a>> {
-        match value {
-            Value::Object(map) => Ok(Fields {
-                map,
-                path: path.to_string(),
-                taken: Vec::new(),
-            }),
-            _ => Err(Error::config(format!("{path} must be an object/table"))),
-        }
-    }
-
-    pub(crate) fn child(&self, name: &str) -> String {
-        format!("{}.{name}", self.path)
-    }
-
-    /// The raw value of `name`; JSON `null` counts as absent.
-    pub(crate) fn take(&mut self, name: &'a str) -> Option<&'a Value> {
-        self.taken.push(name);
-        self.map.get(name).filter(|v| !v.is_null())
-    }
-
-    pub(crate) fn string(&mut self, name: &'a str) -> Result<Option<String>> {
-        match self.take(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Error::config(format!(
-                "{} must be a string",
-                self.child(name)
-            ))),
-        }
-    }
-
-    pub(crate) fn bool(&mut self, name: &'a str) -> Result<Option<bool>> {
-        match self.take(name) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(Error::config(format!(
-                "{} must be true or false",
-                self.child(name)
-            ))),
-        }
-    }
-
-    pub(crate) fn u64(&mut self, name: &'a str) -> Result<Option<u64>> {
-        match self.take(name) {
-            None => Ok(None),
-            Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-                Error::config(format!(
-                    "{} must be a non-negative integer",
-                    self.child(name)
-                ))
-            }),
-        }
-    }
-
-    fn bounded(&mut self, name: &'static str) -> Result<u64> {
-        let b = bound(name);
-        Ok(self.u64(name)?.map(|v| b.clamp(v)).unwrap_or(b.default))
-    }
-
-    pub(crate) fn string_list(&mut self, name: &'a str) -> Result<Vec<String>> {
-        let path = self.child(name);
-        match self.take(name) {
-            None => Ok(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| Error::config(format!("{path} must be a list of strings"))),
-            Some(_) => Err(Error::config(format!("{path} must be a list of strings"))),
-        }
-    }
-
-    pub(crate) fn string_map(&mut self, name: &'a str) -> Result<Vec<(String, String)>> {
-        let path = self.child(name);
-        match self.take(name) {
-            None => Ok(Vec::new()),
-            Some(Value::Object(map)) => map
-                .iter()
-                .map(|(k, v)| match v {
-                    Value::String(s) => Ok((k.clone(), s.clone())),
-                    _ => Err(Error::config(format!("{path}.{k} must be a string"))),
-                })
-                .collect(),
-            Some(_) => Err(Error::config(format!("{path} must be a table of strings"))),
-        }
-    }
-
-    /// Fails on the first field that was never taken.
-    pub(crate) fn finish(self) -> Result<()> {
-        match self.map.keys().find(|k| !self.taken.contains(&k.as_str())) {
-            None => Ok(()),
-            Some(k) => Err(Error::config(format!(
-                "unknown field `{}.{k}`; accepted fields: {}",
-                self.path,
-                self.taken.join(", ")
-            ))),
-        }
-    }
 }
