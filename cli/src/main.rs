@@ -1,110 +1,154 @@
 //! `aigw`: the operator CLI (docs/contract.md §9). Verify a provider the way the seed page says: describe
 //! the route, run doctor, list the models, ask one question.
 //! Exit codes: 0 ok, 1 a check or request failed, 2 usage or config error.
+//!
+//! Flags are parsed by clap (help, errors and suggestions are clap's; a usage error exits 2). Every
+//! line of output goes through a `Write` handed down from `main`, never `println!`: a reader that goes
+//! away (`aigw providers | head -1`) ends the run quietly with exit 0, and any other failure to write
+//! standard output is an error (exit 1), not a panic.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aigw_core::{Client, ConfigFile, Error, ErrorCode, Profile, RequestOptions};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
 use serde_json::{json, Value};
 
-const USAGE: &str = "\
-aigw - route and verify LLM requests (Cloudflare AI Gateway first)
+const AFTER_HELP: &str = "\
+A profile comes from --config FILE (and --provider ID), or from --kind KIND and the profile
+fields; the field flags also override the config file's. Options may come before or after the
+command.
 
-usage: aigw [global options] <command> [command options]
+Exit codes: 0 ok, 1 a check or request failed, 2 usage or config error";
 
-commands:
-  providers [--json]        list the built-in provider kinds
-  describe                  print the resolved route and credential source (no network)
-  doctor [--json]           check config, credentials, route and the model catalog
-  list-models [--json]      list the models of the catalog endpoint
-  ask --message TEXT [--verbose]
-                            stream one answer to stdout (--verbose: route and metadata on stderr)
-  validate-config           check a config file or flags without any network call
+/// Route and verify LLM requests (Cloudflare AI Gateway first).
+#[derive(Parser)]
+#[command(name = "aigw", version, after_help = AFTER_HELP, args_override_self = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 
-global options:
-  --config FILE             TOML or JSON config (active_provider + [providers.<id>])
-  --provider ID             profile id in the config file
-  --kind KIND               build the profile from flags instead (id or alias)
-  --base-url URL  --account-id ID  --gateway-name NAME  --model MODEL  --api-key-env NAME
-                            profile fields (also override the config file's)
-  -h, --help                this text
-
-exit codes: 0 ok, 1 a check or request failed, 2 usage or config error
-";
-
-struct Args {
-    command: String,
+    /// Print JSON (providers, doctor, list-models; describe always prints JSON)
+    #[arg(long, global = true)]
     json: bool,
-    verbose: bool,
-    message: Option<String>,
+
+    #[command(flatten)]
+    profile: ProfileArgs,
+
+    // `ask --message`, also taken before the command as the hand-written parser did.
+    #[arg(
+        short = 'm',
+        long = "message",
+        value_name = "TEXT",
+        allow_hyphen_values = true,
+        hide = true
+    )]
+    message_before: Option<String>,
+
+    // `ask --verbose`, also taken before the command.
+    #[arg(short = 'v', long = "verbose", hide = true)]
+    verbose_before: bool,
+}
+
+// Where the profile comes from, and the fields that override it; global, so accepted before or
+// after the command.
+#[derive(Args)]
+#[command(next_help_heading = "Profile options")]
+struct ProfileArgs {
+    /// TOML or JSON config (active_provider + [providers.<id>])
+    #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Profile id in the config file
+    #[arg(long, global = true, value_name = "ID")]
     provider: Option<String>,
+    /// Build the profile from flags instead (kind id or alias)
+    #[arg(long, global = true, value_name = "KIND")]
     kind: Option<String>,
+    /// Base URL of the provider or gateway route
+    #[arg(long, global = true, value_name = "URL")]
     base_url: Option<String>,
+    /// Cloudflare account id
+    #[arg(long, global = true, value_name = "ID")]
     account_id: Option<String>,
+    /// Cloudflare AI Gateway name
+    #[arg(long, global = true, value_name = "NAME")]
     gateway_name: Option<String>,
+    /// Model id
+    #[arg(long, global = true, value_name = "MODEL")]
     model: Option<String>,
+    /// Name of the environment variable that holds the API key
+    #[arg(long, global = true, value_name = "NAME")]
     api_key_env: Option<String>,
 }
 
-fn parse_args(argv: &[String]) -> Result<Args, String> {
-    let mut a = Args {
-        command: String::new(),
-        json: false,
-        verbose: false,
-        message: None,
-        config: None,
-        provider: None,
-        kind: None,
-        base_url: None,
-        account_id: None,
-        gateway_name: None,
-        model: None,
-        api_key_env: None,
-    };
-    let mut it = argv.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = |name: &str| -> Result<String, String> {
-            match inline.clone() {
-                Some(v) => Ok(v),
-                None => it
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| format!("{name} needs a value")),
-            }
-        };
-        match flag {
-            "-h" | "--help" => a.command = "help".into(),
-            "--json" => a.json = true,
-            "--verbose" | "-v" => a.verbose = true,
-            "--message" | "-m" => a.message = Some(value(flag)?),
-            "--config" => a.config = Some(PathBuf::from(value(flag)?)),
-            "--provider" => a.provider = Some(value(flag)?),
-            "--kind" => a.kind = Some(value(flag)?),
-            "--base-url" => a.base_url = Some(value(flag)?),
-            "--account-id" => a.account_id = Some(value(flag)?),
-            "--gateway-name" => a.gateway_name = Some(value(flag)?),
-            "--model" => a.model = Some(value(flag)?),
-            "--api-key-env" => a.api_key_env = Some(value(flag)?),
-            f if f.starts_with('-') => return Err(format!("unknown option {f}")),
-            cmd if a.command.is_empty() => a.command = cmd.to_string(),
-            extra => return Err(format!("unexpected argument `{extra}`")),
-        }
+#[derive(Subcommand)]
+enum Command {
+    /// List the built-in provider kinds
+    Providers,
+    /// Print the resolved route and credential source as JSON (no network)
+    Describe,
+    /// Check config, credentials, route and the model catalog
+    Doctor,
+    /// List the models of the catalog endpoint
+    ListModels,
+    /// Stream one answer to stdout
+    #[command(override_usage = "aigw ask --message <TEXT> [OPTIONS]")]
+    Ask(AskArgs),
+    /// Check a config file or flags without any network call
+    ValidateConfig,
+    /// Print a shell completion script
+    ///
+    /// For example: aigw completions bash > ~/.local/share/bash-completion/completions/aigw
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+#[derive(Args)]
+struct AskArgs {
+    /// The question (required)
+    #[arg(short, long, value_name = "TEXT", allow_hyphen_values = true)]
+    message: Option<String>,
+    /// Print the route and response metadata on stderr
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+/// Why a run stopped before its end.
+enum Failure {
+    /// An aigw error: printed with its details, exit 1 or 2 by its code.
+    Aigw(Error),
+    /// Standard output could not be written: a closed pipe, a full disk.
+    Output(io::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Aigw(e)
     }
-    if a.command.is_empty() {
-        return Err("no command given".into());
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Output(e)
     }
-    Ok(a)
+}
+
+/// One line to stderr. A closed or failing stderr is ignored: diagnostics never panic.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr().lock(), $($arg)*);
+    }};
 }
 
 /// The profile from `--config`/`--provider`, else from `--kind` and the other flags.
-fn load_profile(a: &Args) -> Result<(String, Profile), Error> {
+fn load_profile(a: &ProfileArgs) -> Result<(String, Profile), Error> {
     let (id, mut profile) = match (&a.config, &a.kind) {
         (Some(path), _) => ConfigFile::load(path)?.select(a.provider.as_deref())?,
         (None, Some(kind)) => ("flags".to_string(), Profile::new(kind.clone())),
@@ -129,18 +173,18 @@ fn load_profile(a: &Args) -> Result<(String, Profile), Error> {
 }
 
 fn print_error(e: &Error) {
-    eprintln!("error: {}: {}", e.code, e.message);
+    note!("error: {}: {}", e.code, e.message);
     if let Some(status) = e.http_status {
-        eprintln!("  http status: {status}");
+        note!("  http status: {status}");
     }
     if let Some(code) = &e.provider_code {
-        eprintln!("  provider code: {code}");
+        note!("  provider code: {code}");
     }
     if let Some(ms) = e.retry_after_ms {
-        eprintln!("  retry after: {ms} ms");
+        note!("  retry after: {ms} ms");
     }
     if let Some(id) = &e.request_id {
-        eprintln!("  request id: {id}");
+        note!("  request id: {id}");
     }
 }
 
@@ -153,14 +197,17 @@ fn exit_for(e: &Error) -> ExitCode {
     }
 }
 
-fn print_json(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+fn write_json(out: &mut impl Write, v: &Value) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_default()
+    )
 }
 
-fn providers(json_out: bool) -> ExitCode {
+fn providers(out: &mut impl Write, json_out: bool) -> io::Result<()> {
     if json_out {
-        print_json(&aigw_core::providers_json());
-        return ExitCode::SUCCESS;
+        return write_json(out, &aigw_core::providers_json());
     }
     let rows: Vec<[String; 6]> = aigw_core::providers()
         .iter()
@@ -200,9 +247,9 @@ fn providers(json_out: bool) -> ExitCode {
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        writeln!(out, "{}", line.join("  ").trim_end())?;
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 fn route_line(client: &Client) -> String {
@@ -219,62 +266,65 @@ fn route_line(client: &Client) -> String {
     )
 }
 
-fn doctor(client: &Client, json_out: bool) -> ExitCode {
+fn doctor(out: &mut impl Write, client: &Client, json_out: bool) -> io::Result<ExitCode> {
     let report = client.doctor();
     if json_out {
-        print_json(&report);
+        write_json(out, &report)?;
     } else {
         for c in report["checks"].as_array().into_iter().flatten() {
-            println!(
+            writeln!(
+                out,
                 "{:<5} {:<12} {}",
                 c["status"].as_str().unwrap_or(""),
                 c["name"].as_str().unwrap_or(""),
                 c["detail"].as_str().unwrap_or("")
-            );
+            )?;
         }
-        println!("doctor: {}", report["status"].as_str().unwrap_or("fail"));
+        writeln!(
+            out,
+            "doctor: {}",
+            report["status"].as_str().unwrap_or("fail")
+        )?;
     }
-    if report["status"] == "fail" {
+    Ok(if report["status"] == "fail" {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
+    })
 }
 
-fn list_models(client: &Client, json_out: bool) -> Result<(), Error> {
+fn list_models(out: &mut impl Write, client: &Client, json_out: bool) -> Result<(), Failure> {
     let models = client.list_models()?;
     if json_out {
-        print_json(&Value::Array(models));
+        write_json(out, &Value::Array(models))?;
     } else {
         for m in &models {
             let id = m["id"].as_str().unwrap_or("");
             match m.get("owned_by").and_then(Value::as_str) {
-                Some(owner) => println!("{id}  ({owner})"),
-                None => println!("{id}"),
+                Some(owner) => writeln!(out, "{id}  ({owner})")?,
+                None => writeln!(out, "{id}")?,
             }
         }
-        eprintln!("{} model(s)", models.len());
+        note!("{} model(s)", models.len());
     }
     Ok(())
 }
 
-fn ask(client: &Client, message: &str, verbose: bool) -> Result<(), Error> {
+fn ask(out: &mut impl Write, client: &Client, message: &str, verbose: bool) -> Result<(), Failure> {
     if verbose {
-        eprintln!("{}", route_line(client));
+        note!("{}", route_line(client));
     }
     let request = json!({ "messages": [{ "role": "user", "content": message }] });
     let mut stream = client.chat_stream(request, &RequestOptions::default())?;
     if verbose {
         let m = stream.meta();
-        eprintln!(
+        note!(
             "model: {}  cf-aig-log-id: {}  attempts: {}",
             m["model"].as_str().unwrap_or("-"),
             m["cf_aig_log_id"].as_str().unwrap_or("-"),
             m["attempts"].as_array().map(Vec::len).unwrap_or(0)
         );
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     let mut calls = ToolCalls::default();
     let mut wrote_text = false;
     while let Some(chunk) = stream.next_chunk()? {
@@ -284,8 +334,10 @@ fn ask(client: &Client, message: &str, verbose: bool) -> Result<(), Error> {
                 .or_else(|| choice["message"]["content"].as_str());
             if let Some(text) = text {
                 wrote_text |= !text.is_empty();
-                let _ = out.write_all(text.as_bytes());
-                let _ = out.flush();
+                // A reader that went away ends the stream here: the `?` drops it, closing the
+                // connection, and `main` exits quietly.
+                out.write_all(text.as_bytes())?;
+                out.flush()?;
             }
             for part in [
                 &choice["delta"]["tool_calls"],
@@ -298,13 +350,13 @@ fn ask(client: &Client, message: &str, verbose: bool) -> Result<(), Error> {
         }
     }
     if wrote_text {
-        let _ = writeln!(out);
+        writeln!(out)?;
     }
     for (name, arguments) in &calls.0 {
-        let _ = writeln!(out, "tool call: {name}({arguments})");
+        writeln!(out, "tool call: {name}({arguments})")?;
     }
     if !wrote_text && calls.0.is_empty() {
-        let _ = writeln!(out);
+        writeln!(out)?;
     }
     Ok(())
 }
@@ -335,62 +387,101 @@ impl ToolCalls {
     }
 }
 
-fn run(a: &Args) -> Result<ExitCode, Error> {
-    if a.command == "providers" {
-        return Ok(providers(a.json));
-    }
-    let (id, profile) = load_profile(a)?;
-    let client = Client::new(profile)?;
-    match a.command.as_str() {
-        "describe" => {
-            print_json(&client.describe());
-            Ok(ExitCode::SUCCESS)
+fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode, Failure> {
+    let client = || -> Result<(String, Client), Error> {
+        let (id, profile) = load_profile(&cli.profile)?;
+        Ok((id, Client::new(profile)?))
+    };
+    match &cli.command {
+        Command::Providers => providers(out, cli.json)?,
+        Command::Completions { shell } => {
+            // Generated into memory first: clap_complete's `generate` panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "aigw", &mut script);
+            out.write_all(&script)?;
         }
-        "doctor" => Ok(doctor(&client, a.json)),
-        "list-models" => list_models(&client, a.json).map(|_| ExitCode::SUCCESS),
-        "ask" => {
+        Command::Describe => write_json(out, &client()?.1.describe())?,
+        Command::Doctor => return Ok(doctor(out, &client()?.1, cli.json)?),
+        Command::ListModels => list_models(out, &client()?.1, cli.json)?,
+        Command::Ask(a) => {
+            // `parse` made sure of the message; this is only the type's other case.
             let message = a
                 .message
                 .as_deref()
                 .ok_or_else(|| Error::invalid_argument("ask needs --message TEXT"))?;
-            ask(&client, message, a.verbose).map(|_| ExitCode::SUCCESS)
+            ask(out, &client()?.1, message, a.verbose)?;
         }
-        "validate-config" => {
+        Command::ValidateConfig => {
+            let (id, client) = client()?;
             client.route().ensure_resolved()?;
-            println!(
+            writeln!(
+                out,
                 "ok: profile `{id}` (kind {}); {}",
                 client.kind().id,
                 route_line(&client)
-            );
+            )?;
             if let Err(e) = client.credentials() {
-                println!("note: {}", e.message);
+                writeln!(out, "note: {}", e.message)?;
             }
-            Ok(ExitCode::SUCCESS)
         }
-        other => Err(Error::invalid_argument(format!(
-            "unknown command `{other}`; run aigw --help"
-        ))),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The command line, with `ask`'s options taken from before the command too, and `ask` without a
+/// message reported like any other usage error.
+fn parse() -> Result<Cli, clap::Error> {
+    let mut cli = Cli::try_parse()?;
+    if let Command::Ask(a) = &mut cli.command {
+        if a.message.is_none() {
+            a.message = cli.message_before.take();
+        }
+        a.verbose |= cli.verbose_before;
+        if a.message.is_none() {
+            let mut cmd = Cli::command();
+            cmd.build();
+            let msg = "the following required argument was not provided: --message <TEXT>";
+            return Err(match cmd.find_subcommand_mut("ask") {
+                Some(ask) => ask.error(ErrorKind::MissingRequiredArgument, msg),
+                None => cmd.error(ErrorKind::MissingRequiredArgument, msg),
+            });
+        }
+    }
+    Ok(cli)
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&argv) {
-        Ok(a) => a,
-        Err(msg) => {
-            eprintln!("error: {msg}\n\n{USAGE}");
-            return ExitCode::from(2);
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and --version go to stdout (exit 0), usage errors to stderr (exit 2). A reader
+            // that went away is ignored, as everywhere else; help that cannot be written is an error.
+            return match e.print() {
+                Err(w) if e.exit_code() == 0 && w.kind() != io::ErrorKind::BrokenPipe => {
+                    note!("error: cannot write to standard output: {w}");
+                    ExitCode::from(1)
+                }
+                _ => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)),
+            };
         }
     };
-    if args.command == "help" {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    match run(&args) {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let result = run(&cli, &mut out).and_then(|code| {
+        out.flush()?;
+        Ok(code)
+    });
+    match result {
         Ok(code) => code,
-        Err(e) => {
+        Err(Failure::Aigw(e)) => {
             print_error(&e);
             exit_for(&e)
+        }
+        // The reader went away (`aigw providers | head -1`): it has what it wanted.
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) => {
+            note!("error: cannot write to standard output: {e}");
+            ExitCode::from(1)
         }
     }
 }

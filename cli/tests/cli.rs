@@ -434,3 +434,216 @@ fn doctor_warns_on_a_pinned_model_the_catalog_does_not_list() {
         "{out}"
     );
 }
+
+/// Runs `aigw` with stdout a pipe whose reader is already gone: the first write fails with EPIPE,
+/// whatever the size of the output.
+fn aigw_into_a_closed_pipe(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_aigw"))
+        .args(args)
+        .env_remove("CLOUDFLARE_AI_GATEWAY_API_KEY")
+        .env("CLOUDFLARE_API_KEY", KEY)
+        .env_remove("AIGW_LOG")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("aigw runs")
+}
+
+fn no_panic(o: &Output, what: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{what}: {err}"
+    );
+}
+
+#[test]
+fn providers_stops_quietly_when_the_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aigw"))
+        .arg("providers")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("aigw runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut first)
+        .expect("one line");
+    assert!(first.starts_with("KIND"), "{first}");
+    // The reader is dropped here, with the rest of the table unread.
+    let o = child.wait_with_output().expect("aigw ends");
+    no_panic(&o, "providers | head -1");
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn every_output_path_exits_quietly_on_a_closed_pipe() {
+    let m = mock();
+    let cfg = config(
+        "closed-pipe",
+        &profile(&m, "model = \"openai/gpt-4o-mini\""),
+    );
+    let cfg = cfg.to_str().unwrap();
+    for args in [
+        &["providers"][..],
+        &["providers", "--json"][..],
+        &["--help"][..],
+        &["help", "ask"][..],
+        &["--version"][..],
+        &["completions", "bash"][..],
+        &["--config", cfg, "describe"][..],
+        &["--config", cfg, "validate-config"][..],
+        &["--config", cfg, "doctor"][..],
+        &["--config", cfg, "doctor", "--json"][..],
+        &["--config", cfg, "list-models"][..],
+        &["--config", cfg, "ask", "--message", "hi there"][..],
+    ] {
+        let o = aigw_into_a_closed_pipe(args);
+        no_panic(&o, &format!("{args:?}"));
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o).1);
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_an_error_not_a_panic() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let o = Command::new(env!("CARGO_BIN_EXE_aigw"))
+        .arg("providers")
+        .stdout(full)
+        .output()
+        .expect("aigw runs");
+    no_panic(&o, "providers > /dev/full");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o)
+            .1
+            .contains("error: cannot write to standard output"),
+        "{}",
+        text(&o).1
+    );
+}
+
+#[test]
+fn help_lists_every_command_and_the_global_options() {
+    for args in [&["--help"][..], &["-h"][..], &["help"][..]] {
+        let o = aigw(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        let (out, _) = text(&o);
+        for word in [
+            "providers",
+            "describe",
+            "doctor",
+            "list-models",
+            "ask",
+            "validate-config",
+            "completions",
+            "help",
+            "--json",
+            "--config <FILE>",
+            "--provider <ID>",
+            "--kind <KIND>",
+            "--base-url <URL>",
+            "--account-id <ID>",
+            "--gateway-name <NAME>",
+            "--model <MODEL>",
+            "--api-key-env <NAME>",
+            "Exit codes: 0 ok, 1 a check or request failed, 2 usage or config error",
+        ] {
+            assert!(out.contains(word), "{args:?}: {word}: {out}");
+        }
+    }
+    let (out, _) = text(&aigw(&["ask", "--help"]));
+    assert!(
+        out.contains("--message <TEXT>") && out.contains("--verbose"),
+        "{out}"
+    );
+}
+
+#[test]
+fn unknown_flags_and_commands_exit_2_with_a_suggestion() {
+    for (args, tip) in [
+        (
+            &["providers", "--jsn"][..],
+            "a similar argument exists: '--json'",
+        ),
+        (
+            &["--acount-id", "x", "describe"][..],
+            "a similar argument exists: '--account-id'",
+        ),
+        (&["doctr"][..], "a similar subcommand exists: 'doctor'"),
+    ] {
+        let o = aigw(args);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(tip), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+    }
+    let o = aigw(&["ask", "--kind", "openai"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("--message <TEXT>"), "{}", text(&o).1);
+}
+
+#[test]
+fn options_work_before_or_after_the_command() {
+    let m = mock();
+    let cfg = config("anywhere", &profile(&m, "model = \"openai/gpt-4o-mini\""));
+    let cfg = cfg.to_str().unwrap();
+    // Global options after the command, command options before it, `--flag=value`, a message that
+    // starts with a dash, and a repeated option (the last one wins).
+    for args in [
+        &["ask", "--config", cfg, "--message", "hi there"][..],
+        &["--message", "hi there", "--config", cfg, "ask"][..],
+        &["-m", "hi there", "ask", "--config", cfg][..],
+        &[
+            "ask",
+            "--config=/nonexistent",
+            "--config",
+            cfg,
+            "-m=hi there",
+        ][..],
+    ] {
+        let o = aigw(args);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert_eq!(out.trim_end(), "echo: hi there", "{args:?}");
+    }
+    let o = aigw(&["--config", cfg, "ask", "--message", "-5 degrees?"]);
+    assert_eq!(text(&o).0.trim_end(), "echo: -5 degrees?", "{}", text(&o).1);
+    let o = aigw(&["--verbose", "--config", cfg, "ask", "-m", "x"]);
+    assert!(text(&o).1.contains("route: POST"), "{}", text(&o).1);
+    for args in [&["--json", "providers"][..], &["providers", "--json"][..]] {
+        let v: serde_json::Value = serde_json::from_slice(&aigw(args).stdout).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 45, "{args:?}");
+    }
+    let o = aigw(&[
+        "describe",
+        "--kind",
+        "cloudflare",
+        "--account-id=0123456789abcdef0123456789abcdef",
+        "--gateway-name",
+        "prod-gw",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["route"]["gateway_name"], "prod-gw");
+}
+
+#[test]
+fn completions_name_the_commands_and_options() {
+    let o = aigw(&["completions", "bash"]);
+    assert_eq!(o.status.code(), Some(0));
+    let (out, _) = text(&o);
+    assert!(
+        out.contains("list-models") && out.contains("--account-id") && out.contains("_aigw"),
+        "{out}"
+    );
+    assert_eq!(aigw(&["completions", "tcsh"]).status.code(), Some(2));
+}
