@@ -41,8 +41,9 @@ pub unsafe extern "C" fn aigw_providers_json(
 
 /// Frees a string aigw returned as an owned `char *` (JSON documents). NULL is a no-op.
 ///
-/// Only strings from aigw's `char **` out-params may be passed, each once; never pass them to
-/// `free()`, and never pass borrowed `const char *` views here.
+/// Only strings from aigw's `char **` out-params may be passed, each once, with their length
+/// unchanged (do not write a NUL byte inside them); never pass them to `free()`, and never pass
+/// borrowed `const char *` views here.
 #[no_mangle]
 pub unsafe extern "C" fn aigw_string_free(string: *mut c_char) {
     boundary::guard((), || {
