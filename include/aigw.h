@@ -8,13 +8,14 @@
  *   AIGW_STATUS_DONE (1) at the end of a stream, or an error status (2..14, docs/contract.md section 8).
  *   The numbers are fixed and never reused. aigw_status_str() names them.
  *
- * Errors. Fallible functions take a trailing `aigw_error **err`. It may be NULL. On failure,
- *   when it is not NULL, *err receives a new error that the caller frees with aigw_error_free();
- *   on success *err is not touched. Accessors: aigw_error_code/status/message/http_status/
- *   retry_after_ms/provider_code/request_id/json.
+ * Errors. Fallible functions take a trailing `aigw_error **err`. It may be NULL, else it points
+ *   to a writable `aigw_error *`. On failure, when it is not NULL, *err receives a new error that
+ *   the caller frees with aigw_error_free(); on success *err is not touched. Accessors:
+ *   aigw_error_code/status/message/http_status/retry_after_ms/provider_code/request_id/json.
  *
  * Out-params. Results are written to out-params only when AIGW_STATUS_OK is returned; on any
- *   other status they are left untouched. Out-param pointers must not be NULL.
+ *   other status they are left untouched. Out-param pointers must not be NULL and must point to
+ *   writable, suitably aligned storage of the pointed-to type (a `char *` for a `char **`).
  *
  * Arguments. Input strings are NUL-terminated UTF-8, borrowed for the duration of the call.
  *   A NULL pointer where one is not allowed, or invalid UTF-8, is AIGW_STATUS_INVALID_ARGUMENT
@@ -26,6 +27,8 @@
  *   aigw_string_free() (never with free()). `const char *` results are borrowed: static, or
  *   valid for the lifetime the function states (an error's strings until aigw_error_free, a
  *   stream chunk until the next aigw_stream_next). Every _free function accepts NULL.
+ *   An object pointer passed to aigw is NULL (where allowed) or one aigw returned that has not
+ *   been freed yet; after its _free function it must not be passed again.
  *
  * Thread safety. aigw keeps no global mutable state; functions without an object are
  *   thread-safe. A `const aigw_client *` may be used by many threads at once (one connection
@@ -405,8 +408,9 @@ aigw_status aigw_providers_json(char **json_out, aigw_error **err);
 /**
  * Frees a string aigw returned as an owned `char *` (JSON documents). NULL is a no-op.
  *
- * Only strings from aigw's `char **` out-params may be passed, each once; never pass them to
- * `free()`, and never pass borrowed `const char *` views here.
+ * Only strings from aigw's `char **` out-params may be passed, each once, with their length
+ * unchanged (do not write a NUL byte inside them); never pass them to `free()`, and never pass
+ * borrowed `const char *` views here.
  */
 void aigw_string_free(char *string);
 

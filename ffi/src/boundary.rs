@@ -1,6 +1,11 @@
 //! The boundary every exported body runs inside: panics are caught (`AIGW_STATUS_INTERNAL`),
 //! pointer arguments are checked for NULL and strings for UTF-8 before use, errors are handed
-//! to the caller's optional `aigw_error **`, and out-params are written only on success.
+//! to the caller's optional `aigw_error **`, out-params are written only on success, and owned
+//! objects are freed by one helper, [`free_boxed`].
+//!
+//! The `unsafe fn`s here restate, in Rust terms, the caller contract the header preamble
+//! states in C terms; each exported function's `// SAFETY:` comments say which part of that
+//! contract covers each pointer it hands over.
 
 use std::any::Any;
 use std::ffi::{c_char, CStr, CString};
@@ -44,7 +49,9 @@ fn report(err: *mut *mut aigw_error, mut error: Error) -> aigw_status {
     }
     let status = aigw_status::from(error.code);
     if let Some(slot) = NonNull::new(err) {
-        // SAFETY: the caller passes either NULL or a writable `aigw_error *` slot.
+        // SAFETY: `slot` is not NULL, and the header's "Errors" convention makes a non-NULL
+        // `aigw_error **err` point to a writable `aigw_error *`. `write` does not drop the old
+        // value, which is a plain pointer the caller owns (or garbage).
         unsafe { slot.as_ptr().write(aigw_error::into_raw(error)) };
     }
     status
@@ -67,7 +74,8 @@ fn panic_error(payload: &(dyn Any + Send)) -> Error {
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string that outlives the call.
 pub(crate) unsafe fn input_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Error> {
-    optional_str(ptr, name)?
+    // SAFETY: `optional_str` has the same contract as this function, which our caller upholds.
+    unsafe { optional_str(ptr, name) }?
         .ok_or_else(|| Error::invalid_argument(format!("`{name}` must not be NULL")))
 }
 
@@ -82,7 +90,11 @@ pub(crate) unsafe fn optional_str<'a>(
     if ptr.is_null() {
         return Ok(None);
     }
-    CStr::from_ptr(ptr).to_str().map(Some).map_err(|e| {
+    // SAFETY: `ptr` is not NULL (checked above), so by this function's contract it points to a
+    // NUL-terminated string that outlives the call: `from_ptr` reads up to that NUL and the
+    // borrow does not outlive the string.
+    let text = unsafe { CStr::from_ptr(ptr) };
+    text.to_str().map(Some).map_err(|e| {
         Error::invalid_argument(format!(
             "`{name}` is not valid UTF-8 (invalid byte at offset {})",
             e.valid_up_to()
@@ -95,8 +107,29 @@ pub(crate) unsafe fn optional_str<'a>(
 /// # Safety
 /// `ptr` is NULL or points to a live object of type `T` made by aigw.
 pub(crate) unsafe fn object<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Error> {
-    ptr.as_ref()
+    // SAFETY: by this function's contract `ptr` is NULL (`as_ref` gives `None`, never
+    // dereferencing it) or points to a live, aligned `T` made by aigw and not freed during the
+    // call; only shared access is given out, matching the `const` pointer.
+    unsafe { ptr.as_ref() }
         .ok_or_else(|| Error::invalid_argument(format!("`{name}` must not be NULL")))
+}
+
+/// Frees an object aigw handed to C with `Box::into_raw` (`aigw_client`, `aigw_stream`,
+/// `aigw_error`): NULL is a no-op, and a panic while dropping it is caught, never unwinding
+/// into C. This is the body of every `aigw_<object>_free`.
+///
+/// # Safety
+/// `ptr` is NULL or came from `Box::<T>::into_raw` and has not been freed yet; nothing uses it
+/// (on any thread) once this is called.
+pub(crate) unsafe fn free_boxed<T>(ptr: *mut T) {
+    guard((), || {
+        if !ptr.is_null() {
+            // SAFETY: `ptr` is not NULL (checked above), so by this function's contract it came
+            // from `Box::<T>::into_raw` and was not freed: the Box is rebuilt exactly once, with
+            // the layout it was allocated with, and nothing uses the pointer afterwards.
+            drop(unsafe { Box::from_raw(ptr) });
+        }
+    })
 }
 
 /// A required out-param, checked before any work so that nothing is done for a call that
@@ -110,12 +143,15 @@ pub(crate) fn out<T>(ptr: *mut T, name: &str) -> Result<Out<T>, Error> {
 }
 
 impl<T> Out<T> {
-    /// Writes the result; called only once everything else succeeded.
+    /// Writes the result; called only once everything else succeeded. The previous value is
+    /// not dropped (out-params hold plain pointers and integers).
     ///
     /// # Safety
-    /// The pointer given to [`out`] is writable for a `T`.
+    /// The pointer given to [`out`] is writable and aligned for a `T`.
     pub(crate) unsafe fn write(self, value: T) {
-        self.0.as_ptr().write(value);
+        // SAFETY: the pointer is not NULL (checked by `out`) and, by this method's contract,
+        // writable and aligned for a `T`.
+        unsafe { self.0.as_ptr().write(value) };
     }
 }
 
@@ -178,5 +214,31 @@ mod tests {
     fn nul_bytes_in_messages_are_replaced() {
         assert_eq!(c_text("a\0b").to_str().ok(), Some("a\u{FFFD}b"));
         assert!(owned_string("a\0b".to_string()).is_err());
+    }
+
+    #[test]
+    fn free_boxed_drops_once_ignores_null_and_catches_a_panicking_drop() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        struct Counted;
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        struct Panicky;
+        impl Drop for Panicky {
+            fn drop(&mut self) {
+                panic!("drop panicked");
+            }
+        }
+        // SAFETY: NULL is allowed.
+        unsafe { free_boxed(std::ptr::null_mut::<Counted>()) };
+        assert_eq!(DROPS.load(Ordering::SeqCst), 0);
+        // SAFETY: made by `Box::into_raw` just above, freed once.
+        unsafe { free_boxed(Box::into_raw(Box::new(Counted))) };
+        assert_eq!(DROPS.load(Ordering::SeqCst), 1);
+        // SAFETY: made by `Box::into_raw` just above, freed once; the panic must not escape.
+        unsafe { free_boxed(Box::into_raw(Box::new(Panicky))) };
     }
 }

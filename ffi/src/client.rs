@@ -58,10 +58,14 @@ pub unsafe extern "C" fn aigw_client_new(
     err: *mut *mut aigw_error,
 ) -> aigw_status {
     boundary::call(err, || {
-        let profile_json = input_str(profile_json, "profile_json")?;
+        // SAFETY: `input_str` turns NULL into INVALID_ARGUMENT; otherwise `profile_json` is a
+        // NUL-terminated string borrowed for the call (the header's "Arguments" convention).
+        let profile_json = unsafe { input_str(profile_json, "profile_json") }?;
         let client_out = out(client_out, "client_out")?;
         let client = Client::from_json_str(profile_json)?;
-        client_out.write(into_raw(client));
+        // SAFETY: `client_out` is a non-NULL `aigw_client **` out-param (checked by `out`),
+        // writable for an `aigw_client *` by the header's "Out-params" convention.
+        unsafe { client_out.write(into_raw(client)) };
         Ok(aigw_status::Ok)
     })
 }
@@ -80,11 +84,17 @@ pub unsafe extern "C" fn aigw_client_from_config(
     err: *mut *mut aigw_error,
 ) -> aigw_status {
     boundary::call(err, || {
-        let path = input_str(path, "path")?;
-        let profile_id = optional_str(profile_id, "profile_id")?;
+        // SAFETY: `input_str` turns NULL into INVALID_ARGUMENT; otherwise `path` is a
+        // NUL-terminated string borrowed for the call (the header's "Arguments" convention).
+        let path = unsafe { input_str(path, "path") }?;
+        // SAFETY: `profile_id` may be NULL (absent, per this function's comment); otherwise it is
+        // a NUL-terminated string borrowed for the call (the header's "Arguments" convention).
+        let profile_id = unsafe { optional_str(profile_id, "profile_id") }?;
         let client_out = out(client_out, "client_out")?;
         let client = Client::from_config(Path::new(path), profile_id)?;
-        client_out.write(into_raw(client));
+        // SAFETY: `client_out` is a non-NULL `aigw_client **` out-param (checked by `out`),
+        // writable for an `aigw_client *` by the header's "Out-params" convention.
+        unsafe { client_out.write(into_raw(client)) };
         Ok(aigw_status::Ok)
     })
 }
@@ -93,14 +103,19 @@ pub unsafe extern "C" fn aigw_client_from_config(
 /// valid and must still be freed with `aigw_stream_free`.
 #[no_mangle]
 pub unsafe extern "C" fn aigw_client_free(client: *mut aigw_client) {
-    boundary::guard((), || {
-        if !client.is_null() {
-            drop(Box::from_raw(client));
-        }
-    })
+    // SAFETY: NULL is allowed ("Every _free function accepts NULL"); otherwise, by the
+    // "Ownership" convention, `client` came from `aigw_client_new` or `aigw_client_from_config`
+    // (a `Box::into_raw` in `into_raw`), is freed once, and by this function's comment no other
+    // thread is using it. Streams opened from it hold no borrow of it (`ChatStream` has no
+    // lifetime), so they stay valid as the comment promises.
+    unsafe { boundary::free_boxed(client) }
 }
 
 /// The shape of every call that turns the client into one JSON document for C.
+///
+/// # Safety
+/// `client` is NULL or a live client made by aigw; `json_out` is NULL or writable for a
+/// `char *`; `err` is NULL or writable for an `aigw_error *`.
 unsafe fn json_call(
     client: *const aigw_client,
     json_out: *mut *mut c_char,
@@ -108,10 +123,14 @@ unsafe fn json_call(
     produce: impl FnOnce(&aigw_core::Client) -> Result<Value, aigw_core::Error>,
 ) -> aigw_status {
     boundary::call(err, || {
-        let client = object(client, "client")?;
+        // SAFETY: `object` turns NULL into INVALID_ARGUMENT; otherwise, by this function's
+        // contract, `client` is a live client made by aigw, shared for the call.
+        let client = unsafe { object(client, "client") }?;
         let json_out = out(json_out, "json_out")?;
         let json = owned_json(&produce(&client.client)?)?;
-        json_out.write(json);
+        // SAFETY: `json_out` is not NULL (checked by `out`) and, by this function's contract,
+        // writable for a `char *`.
+        unsafe { json_out.write(json) };
         Ok(aigw_status::Ok)
     })
 }
@@ -128,7 +147,10 @@ pub unsafe extern "C" fn aigw_client_describe(
     json_out: *mut *mut c_char,
     err: *mut *mut aigw_error,
 ) -> aigw_status {
-    json_call(client, json_out, err, |client| Ok(client.describe()))
+    // SAFETY: `json_call`'s contract is the header's: `client` is NULL or a client aigw returned
+    // that has not been freed ("Ownership"), `json_out` an out-param writable for a `char *`
+    // ("Out-params"), `err` NULL or writable for an `aigw_error *` ("Errors").
+    unsafe { json_call(client, json_out, err, |client| Ok(client.describe())) }
 }
 
 /// The operator checks (docs/contract.md section 9) as JSON: `{"status": "pass"|"warn"|"fail", "checks": [...]}`
@@ -144,7 +166,10 @@ pub unsafe extern "C" fn aigw_client_doctor(
     json_out: *mut *mut c_char,
     err: *mut *mut aigw_error,
 ) -> aigw_status {
-    json_call(client, json_out, err, |client| Ok(client.doctor()))
+    // SAFETY: `json_call`'s contract is the header's: `client` is NULL or a client aigw returned
+    // that has not been freed ("Ownership"), `json_out` an out-param writable for a `char *`
+    // ("Out-params"), `err` NULL or writable for an `aigw_error *` ("Errors").
+    unsafe { json_call(client, json_out, err, |client| Ok(client.doctor())) }
 }
 
 /// The models of the catalog endpoint as a JSON array of objects (each with at least `id`),
@@ -159,9 +184,14 @@ pub unsafe extern "C" fn aigw_client_list_models(
     json_out: *mut *mut c_char,
     err: *mut *mut aigw_error,
 ) -> aigw_status {
-    json_call(client, json_out, err, |client| {
-        client.list_models().map(Value::Array)
-    })
+    // SAFETY: `json_call`'s contract is the header's: `client` is NULL or a client aigw returned
+    // that has not been freed ("Ownership"), `json_out` an out-param writable for a `char *`
+    // ("Out-params"), `err` NULL or writable for an `aigw_error *` ("Errors").
+    unsafe {
+        json_call(client, json_out, err, |client| {
+            client.list_models().map(Value::Array)
+        })
+    }
 }
 
 /// Sends a chat request and waits for the whole answer.
@@ -185,14 +215,24 @@ pub unsafe extern "C" fn aigw_client_chat(
     err: *mut *mut aigw_error,
 ) -> aigw_status {
     boundary::call(err, || {
-        let client = object(client, "client")?;
-        let request_json = input_str(request_json, "request_json")?;
-        let options_json = optional_str(options_json, "options_json")?;
+        // SAFETY: `object` turns NULL into INVALID_ARGUMENT; otherwise, by the "Ownership"
+        // convention, `client` is a client aigw returned that has not been freed (and "Thread
+        // safety" lets many threads share it, so a shared borrow for the call is sound).
+        let client = unsafe { object(client, "client") }?;
+        // SAFETY: `input_str` turns NULL into INVALID_ARGUMENT; otherwise `request_json` is a
+        // NUL-terminated string borrowed for the call (the header's "Arguments" convention).
+        let request_json = unsafe { input_str(request_json, "request_json") }?;
+        // SAFETY: `options_json` may be NULL (absent, per this function's comment); otherwise it is
+        // a NUL-terminated string borrowed for the call (the header's "Arguments" convention).
+        let options_json = unsafe { optional_str(options_json, "options_json") }?;
         let response_json = out(response_json, "response_json")?;
         let request = parse_request(request_json)?;
         let options = parse_options(options_json)?;
         let answer = client.client.chat_text(request, &options)?;
-        response_json.write(owned_string(answer)?);
+        let answer = owned_string(answer)?;
+        // SAFETY: `response_json` is a non-NULL `char **` out-param (checked by `out`),
+        // writable for a `char *` by the header's "Out-params" convention.
+        unsafe { response_json.write(answer) };
         Ok(aigw_status::Ok)
     })
 }
@@ -213,14 +253,23 @@ pub unsafe extern "C" fn aigw_client_chat_stream(
     err: *mut *mut aigw_error,
 ) -> aigw_status {
     boundary::call(err, || {
-        let client = object(client, "client")?;
-        let request_json = input_str(request_json, "request_json")?;
-        let options_json = optional_str(options_json, "options_json")?;
+        // SAFETY: `object` turns NULL into INVALID_ARGUMENT; otherwise, by the "Ownership"
+        // convention, `client` is a client aigw returned that has not been freed (and "Thread
+        // safety" lets many threads share it, so a shared borrow for the call is sound).
+        let client = unsafe { object(client, "client") }?;
+        // SAFETY: `input_str` turns NULL into INVALID_ARGUMENT; otherwise `request_json` is a
+        // NUL-terminated string borrowed for the call (the header's "Arguments" convention).
+        let request_json = unsafe { input_str(request_json, "request_json") }?;
+        // SAFETY: `options_json` may be NULL (absent, per this function's comment); otherwise it is
+        // a NUL-terminated string borrowed for the call (the header's "Arguments" convention).
+        let options_json = unsafe { optional_str(options_json, "options_json") }?;
         let stream_out = out(stream_out, "stream_out")?;
         let request = parse_request(request_json)?;
         let options = parse_options(options_json)?;
         let stream = client.client.chat_stream(request, &options)?;
-        stream_out.write(aigw_stream::into_raw(stream));
+        // SAFETY: `stream_out` is a non-NULL `aigw_stream **` out-param (checked by `out`),
+        // writable for an `aigw_stream *` by the header's "Out-params" convention.
+        unsafe { stream_out.write(aigw_stream::into_raw(stream)) };
         Ok(aigw_status::Ok)
     })
 }

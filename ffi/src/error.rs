@@ -45,9 +45,14 @@ unsafe fn read<T: Copy>(
     when_null: T,
     f: impl FnOnce(&aigw_error) -> T,
 ) -> T {
-    boundary::guard(when_null, || match error.as_ref() {
-        Some(e) => f(e),
-        None => when_null,
+    boundary::guard(when_null, || {
+        // SAFETY: by this function's contract `error` is NULL (`as_ref` gives `None`) or a live
+        // error made by aigw; errors are immutable, so a shared borrow for the call is sound
+        // even while other threads read the same error.
+        match unsafe { error.as_ref() } {
+            Some(e) => f(e),
+            None => when_null,
+        }
     })
 }
 
@@ -56,7 +61,9 @@ unsafe fn read<T: Copy>(
 /// Returns `AIGW_STATUS_INVALID_ARGUMENT` when `error` is NULL. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn aigw_error_status(error: *const aigw_error) -> aigw_status {
-    read(error, aigw_status::InvalidArgument, |e| e.error.code.into())
+    // SAFETY: the header lets `error` be NULL here (`read` never dereferences NULL); otherwise,
+    // by the "Ownership" convention, it is an error aigw returned that has not been freed.
+    unsafe { read(error, aigw_status::InvalidArgument, |e| e.error.code.into()) }
 }
 
 /// The string code of an error (`"RATE_LIMITED"`), the same in every language.
@@ -65,9 +72,14 @@ pub unsafe extern "C" fn aigw_error_status(error: *const aigw_error) -> aigw_sta
 /// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn aigw_error_code(error: *const aigw_error) -> *const c_char {
-    read(error, c"INVALID_ARGUMENT".as_ptr(), |e| {
-        c_code(e.error.code).1.as_ptr()
-    })
+    // SAFETY: the header lets `error` be NULL here (`read` never dereferences NULL); otherwise,
+    // by the "Ownership" convention, it is an error aigw returned that has not been freed.
+    // The string returned is static, whatever `error` is.
+    unsafe {
+        read(error, c"INVALID_ARGUMENT".as_ptr(), |e| {
+            c_code(e.error.code).1.as_ptr()
+        })
+    }
 }
 
 /// What happened and what to do (never contains a secret).
@@ -76,18 +88,25 @@ pub unsafe extern "C" fn aigw_error_code(error: *const aigw_error) -> *const c_c
 /// NULL, a static string saying so. Never NULL. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn aigw_error_message(error: *const aigw_error) -> *const c_char {
-    read(
-        error,
-        c"aigw_error_message: the error pointer is NULL".as_ptr(),
-        |e| e.message.as_ptr(),
-    )
+    // SAFETY: the header lets `error` be NULL here (`read` never dereferences NULL); otherwise,
+    // by the "Ownership" convention, it is an error aigw returned that has not been freed.
+    // The view returned lives in the error, as long as this function's comment promises.
+    unsafe {
+        read(
+            error,
+            c"aigw_error_message: the error pointer is NULL".as_ptr(),
+            |e| e.message.as_ptr(),
+        )
+    }
 }
 
 /// The upstream HTTP status that caused the error, or 0 when there was none (or `error` is
 /// NULL). Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn aigw_error_http_status(error: *const aigw_error) -> u16 {
-    read(error, 0, |e| e.error.http_status.unwrap_or(0))
+    // SAFETY: the header lets `error` be NULL here (`read` never dereferences NULL); otherwise,
+    // by the "Ownership" convention, it is an error aigw returned that has not been freed.
+    unsafe { read(error, 0, |e| e.error.http_status.unwrap_or(0)) }
 }
 
 /// The delay the server asked for before a retry, in milliseconds, or 0 when it asked for none
@@ -95,7 +114,9 @@ pub unsafe extern "C" fn aigw_error_http_status(error: *const aigw_error) -> u16
 /// `retry-after-ms` or `Retry-After`. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn aigw_error_retry_after_ms(error: *const aigw_error) -> u64 {
-    read(error, 0, |e| e.error.retry_after_ms.unwrap_or(0))
+    // SAFETY: the header lets `error` be NULL here (`read` never dereferences NULL); otherwise,
+    // by the "Ownership" convention, it is an error aigw returned that has not been freed.
+    unsafe { read(error, 0, |e| e.error.retry_after_ms.unwrap_or(0)) }
 }
 
 /// The provider's or gateway's own error code (e.g. `"2009"`, `"insufficient_quota"`).
@@ -104,11 +125,16 @@ pub unsafe extern "C" fn aigw_error_retry_after_ms(error: *const aigw_error) -> 
 /// there is none or `error` is NULL. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn aigw_error_provider_code(error: *const aigw_error) -> *const c_char {
-    read(error, std::ptr::null(), |e| {
-        e.provider_code
-            .as_ref()
-            .map_or(std::ptr::null(), |c| c.as_ptr())
-    })
+    // SAFETY: the header lets `error` be NULL here (`read` never dereferences NULL); otherwise,
+    // by the "Ownership" convention, it is an error aigw returned that has not been freed.
+    // The view returned lives in the error, as long as this function's comment promises.
+    unsafe {
+        read(error, std::ptr::null(), |e| {
+            e.provider_code
+                .as_ref()
+                .map_or(std::ptr::null(), |c| c.as_ptr())
+        })
+    }
 }
 
 /// The upstream request id (`x-request-id`, or Cloudflare's `cf-aig-log-id`).
@@ -117,11 +143,16 @@ pub unsafe extern "C" fn aigw_error_provider_code(error: *const aigw_error) -> *
 /// there is none or `error` is NULL. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn aigw_error_request_id(error: *const aigw_error) -> *const c_char {
-    read(error, std::ptr::null(), |e| {
-        e.request_id
-            .as_ref()
-            .map_or(std::ptr::null(), |c| c.as_ptr())
-    })
+    // SAFETY: the header lets `error` be NULL here (`read` never dereferences NULL); otherwise,
+    // by the "Ownership" convention, it is an error aigw returned that has not been freed.
+    // The view returned lives in the error, as long as this function's comment promises.
+    unsafe {
+        read(error, std::ptr::null(), |e| {
+            e.request_id
+                .as_ref()
+                .map_or(std::ptr::null(), |c| c.as_ptr())
+        })
+    }
 }
 
 /// Every field of the error as one JSON object: `code`, `status`, `message`, `http_status`,
@@ -136,10 +167,14 @@ pub unsafe extern "C" fn aigw_error_json(
     json_out: *mut *mut c_char,
 ) -> aigw_status {
     boundary::call(std::ptr::null_mut(), || {
-        let error = boundary::object(error, "error")?;
+        // SAFETY: `object` turns NULL into INVALID_ARGUMENT; otherwise, by the "Ownership"
+        // convention, `error` is an error aigw returned that has not been freed.
+        let error = unsafe { boundary::object(error, "error") }?;
         let json_out = boundary::out(json_out, "json_out")?;
         let json = boundary::owned_json(&error.error.to_json())?;
-        json_out.write(json);
+        // SAFETY: `json_out` is a non-NULL `char **` out-param, writable for a `char *` by the
+        // header's "Out-params" convention.
+        unsafe { json_out.write(json) };
         Ok(aigw_status::Ok)
     })
 }
@@ -147,9 +182,8 @@ pub unsafe extern "C" fn aigw_error_json(
 /// Frees an error. NULL is a no-op. The error and every string borrowed from it become invalid.
 #[no_mangle]
 pub unsafe extern "C" fn aigw_error_free(error: *mut aigw_error) {
-    boundary::guard((), || {
-        if !error.is_null() {
-            drop(Box::from_raw(error));
-        }
-    })
+    // SAFETY: NULL is allowed ("Every _free function accepts NULL"); otherwise, by the
+    // "Ownership" convention, `error` is an error aigw returned through an `aigw_error **` (a
+    // `Box::into_raw` in `aigw_error::into_raw`), freed once and not used afterwards.
+    unsafe { boundary::free_boxed(error) }
 }

@@ -7,6 +7,11 @@
 
 #![warn(missing_docs)]
 #![allow(non_camel_case_types)]
+// Inside an `unsafe fn` every unsafe operation still needs its own `unsafe { }` block, and every
+// such block a SAFETY comment naming the caller contract (header preamble or the function's own
+// comment) that makes it sound.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 // The exported functions are `unsafe` because they take raw pointers from C; their safety
 // contract (valid or NULL pointers, NUL-terminated strings, ownership) is written once in the
 // header preamble and per function in C terms, which is where C callers read it.

@@ -58,10 +58,15 @@ pub unsafe extern "C" fn aigw_stream_meta_json(
     err: *mut *mut aigw_error,
 ) -> aigw_status {
     boundary::call(err, || {
-        let stream = object(stream, "stream")?;
+        // SAFETY: `object` turns NULL into INVALID_ARGUMENT; otherwise, by the "Ownership"
+        // convention, `stream` is a stream aigw returned that has not been freed. `meta` is
+        // never written after opening, so a shared borrow is sound on any thread.
+        let stream = unsafe { object(stream, "stream") }?;
         let json_out = out(json_out, "json_out")?;
         let json = owned_json(&stream.meta)?;
-        json_out.write(json);
+        // SAFETY: `json_out` is a non-NULL `char **` out-param (checked by `out`), writable for
+        // a `char *` by the header's "Out-params" convention.
+        unsafe { json_out.write(json) };
         Ok(aigw_status::Ok)
     })
 }
@@ -89,7 +94,10 @@ pub unsafe extern "C" fn aigw_stream_next(
 ) -> aigw_status {
     boundary::call(err, || {
         // Shared, not exclusive: `aigw_stream_cancel` may be reading `cancel` right now.
-        let stream = object(stream.cast_const(), "stream")?;
+        // SAFETY: `object` turns NULL into INVALID_ARGUMENT; otherwise, by the "Ownership"
+        // convention, `stream` is a stream aigw returned that has not been freed (and "Thread
+        // safety" forbids freeing it while this call runs). Reading goes through the mutex.
+        let stream = unsafe { object(stream.cast_const(), "stream") }?;
         let chunk_json = out(chunk_json, "chunk_json")?;
         let len = out(len, "len")?;
         let mut reading = stream.reading.lock().map_err(|_| {
@@ -105,8 +113,14 @@ pub unsafe extern "C" fn aigw_stream_next(
         buffer.clear();
         buffer.extend_from_slice(chunk.text.as_bytes());
         buffer.push(0);
-        chunk_json.write(buffer.as_ptr().cast());
-        len.write(chunk.text.len());
+        // SAFETY: `chunk_json` is a non-NULL `const char **` out-param (checked by `out`),
+        // writable for a `const char *` by the header's "Out-params" convention. The pointer
+        // written stays valid as this function's comment says: the buffer lives in the stream
+        // and is only touched again by the next `aigw_stream_next` or by `aigw_stream_free`.
+        unsafe { chunk_json.write(buffer.as_ptr().cast()) };
+        // SAFETY: `len` is a non-NULL `size_t *` out-param (checked by `out`), writable for a
+        // `size_t` (`usize`) by the header's "Out-params" convention.
+        unsafe { len.write(chunk.text.len()) };
         Ok(aigw_status::Ok)
     })
 }
@@ -121,7 +135,11 @@ pub unsafe extern "C" fn aigw_stream_next(
 #[no_mangle]
 pub unsafe extern "C" fn aigw_stream_cancel(stream: *const aigw_stream) -> aigw_status {
     boundary::call(std::ptr::null_mut(), || {
-        object(stream, "stream")?.cancel.cancel();
+        // SAFETY: `object` turns NULL into INVALID_ARGUMENT; otherwise `stream` is a stream aigw
+        // returned that this function's comment requires not to be freed yet. Only the
+        // `Sync` cancel handle is used, so another thread inside `aigw_stream_next` is fine.
+        let stream = unsafe { object(stream, "stream") }?;
+        stream.cancel.cancel();
         Ok(aigw_status::Ok)
     })
 }
@@ -130,9 +148,9 @@ pub unsafe extern "C" fn aigw_stream_cancel(stream: *const aigw_stream) -> aigw_
 /// no-op. No other thread may be using the stream; its borrowed chunk becomes invalid.
 #[no_mangle]
 pub unsafe extern "C" fn aigw_stream_free(stream: *mut aigw_stream) {
-    boundary::guard((), || {
-        if !stream.is_null() {
-            drop(Box::from_raw(stream));
-        }
-    })
+    // SAFETY: NULL is allowed ("Every _free function accepts NULL"); otherwise, by the
+    // "Ownership" convention, `stream` came from `aigw_client_chat_stream` (a `Box::into_raw` in
+    // `aigw_stream::into_raw`), is freed once, and by this function's comment no other thread
+    // is using it, so no borrowed chunk is still read.
+    unsafe { boundary::free_boxed(stream) }
 }

@@ -34,20 +34,29 @@ pub unsafe extern "C" fn aigw_providers_json(
     boundary::call(err, || {
         let json_out = boundary::out(json_out, "json_out")?;
         let json = boundary::owned_json(&aigw_core::providers_json())?;
-        json_out.write(json);
+        // SAFETY: `json_out` is a non-NULL `char **` out-param, writable for a `char *` by the
+        // header's "Out-params" convention.
+        unsafe { json_out.write(json) };
         Ok(aigw_status::Ok)
     })
 }
 
 /// Frees a string aigw returned as an owned `char *` (JSON documents). NULL is a no-op.
 ///
-/// Only strings from aigw's `char **` out-params may be passed, each once; never pass them to
-/// `free()`, and never pass borrowed `const char *` views here.
+/// Only strings from aigw's `char **` out-params may be passed, each once, with their length
+/// unchanged (do not write a NUL byte inside them); never pass them to `free()`, and never pass
+/// borrowed `const char *` views here.
 #[no_mangle]
 pub unsafe extern "C" fn aigw_string_free(string: *mut c_char) {
+    // Not `boundary::free_boxed`: an owned string is a `CString` (its length found again by its
+    // NUL), not a `Box<c_char>`, so it must be rebuilt with `CString::from_raw`.
     boundary::guard((), || {
         if !string.is_null() {
-            drop(CString::from_raw(string));
+            // SAFETY: `string` is not NULL, and this function's comment allows only strings from
+            // aigw's `char **` out-params, passed once with their length unchanged: each came
+            // from `CString::into_raw` in `boundary::owned_string`, so the length `from_raw`
+            // finds again is the allocated one, and it is freed exactly once.
+            drop(unsafe { CString::from_raw(string) });
         }
     })
 }
