@@ -8,7 +8,6 @@ use crate::catalog::model_id;
 use crate::catalog::LIST_MODELS_RECOVERY;
 use crate::client::Client;
 use crate::error::ErrorCode;
-use crate::gateway::GATEWAY_FIELDS;
 
 impl Client {
     /// The operator descriptor (docs/contract.md §9); no network.
@@ -42,31 +41,7 @@ pub fn describe(client: &Client) -> Value {
         Err(e) => json!({ "status": "missing", "source": null, "message": e.message }),
     };
     let gateway = &profile.gateway;
-    let gateway_json = json!({
-        "authorization": gateway.authorization.as_ref().map(|a| a.source()),
-        "cache_ttl": gateway.cache_ttl,
-        "skip_cache": gateway.skip_cache,
-        "cache_key": gateway.cache_key,
-        "metadata": gateway.metadata,
-        "collect_log": gateway.collect_log,
-        "collect_log_payload": gateway.collect_log_payload,
-        "request_timeout_ms": gateway.request_timeout_ms,
-        "max_attempts": gateway.max_attempts,
-        "retry_delay_ms": gateway.retry_delay_ms,
-        "backoff": gateway.backoff.map(|b| format!("{b:?}").to_ascii_lowercase()),
-        "event_id": gateway.event_id,
-        "byok_alias": gateway.byok_alias,
-        "custom_cost": gateway.custom_cost.as_ref().map(|c| c.to_json()),
-        "zdr": gateway.zdr,
-        "no_wholesale": gateway.no_wholesale,
-        "session_id": gateway.session_id,
-        "turn_id": gateway.turn_id,
-        "no_session_affinity": gateway.no_session_affinity,
-        "allowed_models": gateway.allowed_models,
-        "allowed_providers": gateway.allowed_providers,
-        "otel_trace_id": gateway.otel_trace_id,
-        "otel_parent_span_id": gateway.otel_parent_span_id,
-    });
+    let gateway_json = Value::Object(gateway.describe());
     // The gateway headers every call sends (the token shown by its source, never its value),
     // with the trace ids a profile-level `traceparent` adds on a Cloudflare route.
     let mut sent: Vec<(String, String)> = gateway
@@ -102,10 +77,12 @@ pub fn describe(client: &Client) -> Value {
             Value::String(format!("Bearer <{}>", auth.source())),
         );
     }
-    debug_assert_eq!(
-        gateway_json.as_object().map(|m| m.len()),
-        Some(GATEWAY_FIELDS.len())
-    );
+    let mut transport: serde_json::Map<String, Value> = crate::profile::BOUNDS
+        .iter()
+        .zip(profile.numeric())
+        .map(|(b, v)| (b.name.to_string(), Value::from(v)))
+        .collect();
+    transport.insert("allow_http".to_string(), Value::Bool(profile.allow_http));
     json!({
         "kind": kind.id,
         "display_name": kind.display_name,
@@ -147,18 +124,7 @@ pub fn describe(client: &Client) -> Value {
         "headers": profile.headers.names(),
         "gateway": gateway_json,
         "gateway_headers": gateway_headers,
-        "transport": {
-            "connect_timeout_ms": profile.connect_timeout_ms,
-            "request_timeout_ms": profile.request_timeout_ms,
-            "stream_idle_timeout_ms": profile.stream_idle_timeout_ms,
-            "retry_max_attempts": profile.retry_max_attempts,
-            "retry_initial_backoff_ms": profile.retry_initial_backoff_ms,
-            "retry_max_backoff_ms": profile.retry_max_backoff_ms,
-            "model_catalog_cache_ttl_ms": profile.model_catalog_cache_ttl_ms,
-            "model_catalog_stale_if_error_ms": profile.model_catalog_stale_if_error_ms,
-            "max_response_bytes": profile.max_response_bytes,
-            "allow_http": profile.allow_http,
-        },
+        "transport": transport,
         "version": crate::VERSION,
     })
 }

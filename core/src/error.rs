@@ -4,14 +4,15 @@
 
 use std::fmt;
 
-/// Stable error codes. The numbers are the C ABI's `aigw_status` values and are never reused.
+/// The statuses of the C ABI's numbering that are not errors, before the first error code:
+/// success, and a stream that finished. No [`Error`] carries them.
+pub const SUCCESS_STATUSES: [(&str, u32); 2] = [("OK", 0), ("DONE", 1)];
+
+/// Stable error codes. The numbers are the C ABI's `aigw_status` values (after
+/// [`SUCCESS_STATUSES`]) and are never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum ErrorCode {
-    /// Success (only used by the C ABI).
-    Ok = 0,
-    /// A stream finished; not an error.
-    Done = 1,
     /// NULL pointer, invalid UTF-8, malformed request JSON.
     InvalidArgument = 2,
     /// Bad profile/config, unknown kind, unresolved placeholders.
@@ -42,9 +43,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 15] = [
-        ErrorCode::Ok,
-        ErrorCode::Done,
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidArgument,
         ErrorCode::Config,
         ErrorCode::MissingCredentials,
@@ -63,8 +62,6 @@ impl ErrorCode {
     /// The string form shared by every language (`"RATE_LIMITED"`).
     pub fn as_str(self) -> &'static str {
         match self {
-            ErrorCode::Ok => "OK",
-            ErrorCode::Done => "DONE",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::Config => "CONFIG",
             ErrorCode::MissingCredentials => "MISSING_CREDENTIALS",
@@ -203,3 +200,21 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Runs `f`, turning a panic into an `INTERNAL` error, so no language boundary unwinds. Every
+/// binding calls core through this, so a bug reads the same in C, Python and Node.
+pub fn catch_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let detail = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string());
+        Err(Error::new(
+            ErrorCode::Internal,
+            format!(
+                "internal error (a bug in aigw, please report it): a panic was caught: {detail}"
+            ),
+        ))
+    })
+}

@@ -109,3 +109,96 @@ impl<'a> Fields<'a> {
         }
     }
 }
+
+/// Renames camelCase keys (`baseUrl`, `gateway.cacheTtl`, `timeoutMs`) to the snake_case the
+/// parsers read, in a profile or options object, of its `gateway` table and of that table's
+/// `custom_cost`.
+pub fn snake_case_keys(value: &mut Value, path: &str) -> Result<()> {
+    let Value::Object(map) = value else {
+        // Not an object: core reports it with the right path.
+        return Ok(());
+    };
+    rename_keys(map, path)?;
+    if let Some(Value::Object(gateway)) = map.get_mut("gateway") {
+        rename_keys(gateway, &format!("{path}.gateway"))?;
+        if let Some(Value::Object(cost)) = gateway.get_mut("custom_cost") {
+            rename_keys(cost, &format!("{path}.gateway.custom_cost"))?;
+        }
+    }
+    Ok(())
+}
+
+fn rename_keys(map: &mut Map<String, Value>, path: &str) -> Result<()> {
+    if !map
+        .keys()
+        .any(|k| k.bytes().any(|b| b.is_ascii_uppercase()))
+    {
+        return Ok(());
+    }
+    let mut renamed = Map::new();
+    for (key, value) in std::mem::take(map) {
+        let snake = snake_case(&key);
+        if renamed.contains_key(&snake) {
+            return Err(Error::config(format!(
+                "{path}.{snake} is given twice (camelCase and snake_case spellings); keep one"
+            )));
+        }
+        renamed.insert(snake, value);
+    }
+    *map = renamed;
+    Ok(())
+}
+
+/// `connectTimeoutMs` → `connect_timeout_ms`, `baseURL` → `base_url`; snake_case stays as is.
+fn snake_case(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    let mut out = String::with_capacity(key.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() {
+            let prev = i.checked_sub(1).map(|p| chars[p]);
+            let next = chars.get(i + 1).copied();
+            let starts_word = match prev {
+                None | Some('_') => false,
+                Some(p) if p.is_ascii_lowercase() || p.is_ascii_digit() => true,
+                Some(p) => p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()),
+            };
+            if starts_word {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_case_becomes_snake_case_once() {
+        assert_eq!(snake_case("connectTimeoutMs"), "connect_timeout_ms");
+        assert_eq!(snake_case("baseURL"), "base_url");
+        assert_eq!(snake_case("HTTPProxy"), "http_proxy");
+        assert_eq!(snake_case("base_url"), "base_url");
+        let mut v = serde_json::json!({ "timeoutMs": 5, "gateway": { "cacheTtl": 60,
+            "customCost": { "perTokenIn": 1 }, "metadata": { "userId": "kept" } },
+            "headers": { "X-Team": "kept" } });
+        snake_case_keys(&mut v, "options").unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({ "timeout_ms": 5, "gateway": { "cache_ttl": 60,
+                "custom_cost": { "per_token_in": 1 }, "metadata": { "userId": "kept" } },
+                "headers": { "X-Team": "kept" } })
+        );
+        let mut twice = serde_json::json!({ "timeoutMs": 5, "timeout_ms": 6 });
+        let e = snake_case_keys(&mut twice, "options").unwrap_err();
+        assert!(
+            e.message.contains("options.timeout_ms is given twice"),
+            "{}",
+            e.message
+        );
+    }
+}

@@ -28,58 +28,132 @@ impl Backoff {
     }
 }
 
-/// The `gateway` table, per client and per request. Unset fields send no header.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GatewayOptions {
+/// Declares the gateway options once: the struct (every field optional: unset sends no
+/// header), [`GATEWAY_FIELDS`] in documentation order, the per-request merge and the
+/// `describe()` form. Parsing and the headers stay per field below (each has its own rules).
+macro_rules! gateway_options {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty,)*) => {
+        /// The `gateway` table, per client and per request. Unset fields send no header.
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct GatewayOptions {
+            $($(#[$doc])* pub $name: Option<$ty>,)*
+        }
+
+        /// The fields of the `gateway` table, in documentation order.
+        pub const GATEWAY_FIELDS: [&str; [$(stringify!($name)),*].len()] = [$(stringify!($name)),*];
+
+        impl GatewayOptions {
+            /// `self` with every field set in `over` replaced (per-request options over the
+            /// client's).
+            pub fn merged(&self, over: &GatewayOptions) -> GatewayOptions {
+                GatewayOptions {
+                    $($name: over.$name.clone().or_else(|| self.$name.clone()),)*
+                }
+            }
+
+            /// Every option as `describe()` shows it: `null` when unset, the token by its source.
+            pub fn describe(&self) -> Map<String, Value> {
+                let mut map = Map::new();
+                $(map.insert(
+                    stringify!($name).to_string(),
+                    self.$name.as_ref().map_or(Value::Null, Describe::describe),
+                );)*
+                map
+            }
+        }
+    };
+}
+
+/// How an option's value appears in `describe()`.
+trait Describe {
+    fn describe(&self) -> Value;
+}
+
+impl Describe for SecretRef {
+    fn describe(&self) -> Value {
+        Value::String(self.source())
+    }
+}
+
+impl Describe for Backoff {
+    fn describe(&self) -> Value {
+        Value::String(self.as_str().to_string())
+    }
+}
+
+impl Describe for CustomCost {
+    fn describe(&self) -> Value {
+        self.to_json()
+    }
+}
+
+impl Describe for Map<String, Value> {
+    fn describe(&self) -> Value {
+        Value::Object(self.clone())
+    }
+}
+
+macro_rules! describe_as_json {
+    ($($ty:ty),*) => {$(
+        impl Describe for $ty {
+            fn describe(&self) -> Value {
+                Value::from(self.clone())
+            }
+        }
+    )*};
+}
+describe_as_json!(u64, bool, String, Vec<String>);
+
+gateway_options! {
     /// Token of an authenticated gateway → `cf-aig-authorization: Bearer …`.
-    pub authorization: Option<SecretRef>,
+    authorization: SecretRef,
     /// Cache TTL in seconds (≥ 60) → `cf-aig-cache-ttl`.
-    pub cache_ttl: Option<u64>,
+    cache_ttl: u64,
     /// → `cf-aig-skip-cache: true`.
-    pub skip_cache: Option<bool>,
+    skip_cache: bool,
     /// → `cf-aig-cache-key`.
-    pub cache_key: Option<String>,
+    cache_key: String,
     /// Up to 5 entries of string/number/bool → `cf-aig-metadata` (JSON).
-    pub metadata: Option<Map<String, Value>>,
+    metadata: Map<String, Value>,
     /// → `cf-aig-collect-log`.
-    pub collect_log: Option<bool>,
+    collect_log: bool,
     /// → `cf-aig-collect-log-payload`.
-    pub collect_log_payload: Option<bool>,
+    collect_log_payload: bool,
     /// → `cf-aig-request-timeout` (ms).
-    pub request_timeout_ms: Option<u64>,
+    request_timeout_ms: u64,
     /// Gateway-side attempts (≤ 5) → `cf-aig-max-attempts`.
-    pub max_attempts: Option<u64>,
+    max_attempts: u64,
     /// Gateway-side retry delay (≤ 5000 ms) → `cf-aig-retry-delay`.
-    pub retry_delay_ms: Option<u64>,
+    retry_delay_ms: u64,
     /// → `cf-aig-backoff`.
-    pub backoff: Option<Backoff>,
+    backoff: Backoff,
     /// → `cf-aig-event-id`.
-    pub event_id: Option<String>,
+    event_id: String,
     /// → `cf-aig-byok-alias`.
-    pub byok_alias: Option<String>,
+    byok_alias: String,
     /// Prices in USD per token → `cf-aig-custom-cost` (JSON).
-    pub custom_cost: Option<CustomCost>,
+    custom_cost: CustomCost,
     /// Zero data retention for this request → `cf-aig-zdr` (`true` forces it, `false` turns it
     /// off; Unified Billing only).
-    pub zdr: Option<bool>,
+    zdr: bool,
     /// Require the caller's own provider credentials → `cf-aig-no-wholesale: true` (`false`
     /// sends nothing: the header cannot relax the gateway's setting).
-    pub no_wholesale: Option<bool>,
+    no_wholesale: bool,
     /// Auto Router session → `cf-aig-session-id`.
-    pub session_id: Option<String>,
+    session_id: String,
     /// Auto Router turn, overriding turn detection → `cf-aig-turn-id`.
-    pub turn_id: Option<String>,
+    turn_id: String,
     /// → `cf-aig-no-session-affinity: true` (`false` sends nothing).
-    pub no_session_affinity: Option<bool>,
+    no_session_affinity: bool,
     /// Auto Router model allow-list (`*` wildcards allowed) → `cf-aig-allowed-models`
     /// (comma-separated).
-    pub allowed_models: Option<Vec<String>>,
+    allowed_models: Vec<String>,
     /// Auto Router provider allow-list → `cf-aig-allowed-providers` (comma-separated).
-    pub allowed_providers: Option<Vec<String>>,
+    allowed_providers: Vec<String>,
     /// OpenTelemetry trace id, 32 hex digits → `cf-aig-otel-trace-id`.
-    pub otel_trace_id: Option<String>,
+    otel_trace_id: String,
     /// OpenTelemetry parent span id, 16 hex digits → `cf-aig-otel-parent-span-id`.
-    pub otel_parent_span_id: Option<String>,
+    otel_parent_span_id: String,
 }
 
 /// Custom prices sent to the gateway for its cost analytics, in USD per token (Cloudflare's
@@ -170,33 +244,6 @@ impl CustomCost {
     }
 }
 
-/// The fields of the `gateway` table, in documentation order.
-pub const GATEWAY_FIELDS: [&str; 23] = [
-    "authorization",
-    "cache_ttl",
-    "skip_cache",
-    "cache_key",
-    "metadata",
-    "collect_log",
-    "collect_log_payload",
-    "request_timeout_ms",
-    "max_attempts",
-    "retry_delay_ms",
-    "backoff",
-    "event_id",
-    "byok_alias",
-    "custom_cost",
-    "zdr",
-    "no_wholesale",
-    "session_id",
-    "turn_id",
-    "no_session_affinity",
-    "allowed_models",
-    "allowed_providers",
-    "otel_trace_id",
-    "otel_parent_span_id",
-];
-
 impl GatewayOptions {
     /// Parses and validates a `gateway` table; `path` names it in errors.
     pub fn from_value(value: &Value, path: &str) -> Result<GatewayOptions> {
@@ -267,38 +314,6 @@ impl GatewayOptions {
             crate::secret::check_header(name, &value, path)?;
         }
         Ok(g)
-    }
-
-    /// `self` with every field set in `over` replaced (per-request options over the client's).
-    pub fn merged(&self, over: &GatewayOptions) -> GatewayOptions {
-        fn pick<T: Clone>(over: &Option<T>, base: &Option<T>) -> Option<T> {
-            over.clone().or_else(|| base.clone())
-        }
-        GatewayOptions {
-            authorization: pick(&over.authorization, &self.authorization),
-            cache_ttl: pick(&over.cache_ttl, &self.cache_ttl),
-            skip_cache: pick(&over.skip_cache, &self.skip_cache),
-            cache_key: pick(&over.cache_key, &self.cache_key),
-            metadata: pick(&over.metadata, &self.metadata),
-            collect_log: pick(&over.collect_log, &self.collect_log),
-            collect_log_payload: pick(&over.collect_log_payload, &self.collect_log_payload),
-            request_timeout_ms: pick(&over.request_timeout_ms, &self.request_timeout_ms),
-            max_attempts: pick(&over.max_attempts, &self.max_attempts),
-            retry_delay_ms: pick(&over.retry_delay_ms, &self.retry_delay_ms),
-            backoff: pick(&over.backoff, &self.backoff),
-            event_id: pick(&over.event_id, &self.event_id),
-            byok_alias: pick(&over.byok_alias, &self.byok_alias),
-            custom_cost: pick(&over.custom_cost, &self.custom_cost),
-            zdr: pick(&over.zdr, &self.zdr),
-            no_wholesale: pick(&over.no_wholesale, &self.no_wholesale),
-            session_id: pick(&over.session_id, &self.session_id),
-            turn_id: pick(&over.turn_id, &self.turn_id),
-            no_session_affinity: pick(&over.no_session_affinity, &self.no_session_affinity),
-            allowed_models: pick(&over.allowed_models, &self.allowed_models),
-            allowed_providers: pick(&over.allowed_providers, &self.allowed_providers),
-            otel_trace_id: pick(&over.otel_trace_id, &self.otel_trace_id),
-            otel_parent_span_id: pick(&over.otel_parent_span_id, &self.otel_parent_span_id),
-        }
     }
 
     /// Whether any option is set.

@@ -24,18 +24,18 @@ pub struct RequestOptions {
 }
 
 impl RequestOptions {
-    /// Parses `{ "gateway": {…}, "headers": {…}, "timeout_ms": n }` (`timeoutMs` also accepted).
+    /// Parses `{ "gateway": {…}, "headers": {…}, "timeout_ms": n }`; camelCase keys
+    /// (`timeoutMs`, `gateway.cacheTtl`) are accepted too, in every language.
     pub fn from_value(value: &Value) -> Result<RequestOptions> {
-        let mut f = Fields::new(value, "options")?;
+        let mut value = value.clone();
+        crate::fields::snake_case_keys(&mut value, "options")?;
+        let mut f = Fields::new(&value, "options")?;
         let gateway = match f.take("gateway") {
             Some(v) => Some(GatewayOptions::from_value(v, "options.gateway")?),
             None => None,
         };
         let headers = Headers::from_pairs(f.string_map("headers")?, "options.headers")?;
-        let timeout_ms = match f.u64("timeout_ms")? {
-            Some(t) => Some(t),
-            None => f.u64("timeoutMs")?,
-        };
+        let timeout_ms = f.u64("timeout_ms")?;
         f.finish()?;
         Ok(RequestOptions {
             gateway,

@@ -7,7 +7,6 @@
 //! states in C terms; each exported function's `// SAFETY:` comments say which part of that
 //! contract covers each pointer it hands over.
 
-use std::any::Any;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
@@ -28,25 +27,13 @@ pub(crate) fn call(
     err: *mut *mut aigw_error,
     body: impl FnOnce() -> Result<aigw_status, Error>,
 ) -> aigw_status {
-    let outcome = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(outcome) => outcome,
-        Err(payload) => Err(panic_error(payload.as_ref())),
-    };
-    match outcome {
+    match aigw_core::error::catch_panic(body) {
         Ok(status) => status,
         Err(error) => guard(aigw_status::Internal, || report(err, error)),
     }
 }
 
-fn report(err: *mut *mut aigw_error, mut error: Error) -> aigw_status {
-    if matches!(error.code, ErrorCode::Ok | ErrorCode::Done) {
-        // A success code on an error would let the caller miss it: that is a bug in aigw.
-        error.message = format!(
-            "internal error: a failure carried {}: {}",
-            error.code, error.message
-        );
-        error.code = ErrorCode::Internal;
-    }
+fn report(err: *mut *mut aigw_error, error: Error) -> aigw_status {
     let status = aigw_status::from(error.code);
     if let Some(slot) = NonNull::new(err) {
         // SAFETY: `slot` is not NULL, and the header's "Errors" convention makes a non-NULL
@@ -55,18 +42,6 @@ fn report(err: *mut *mut aigw_error, mut error: Error) -> aigw_status {
         unsafe { slot.as_ptr().write(aigw_error::into_raw(error)) };
     }
     status
-}
-
-fn panic_error(payload: &(dyn Any + Send)) -> Error {
-    let detail = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "no message".to_string());
-    Error::new(
-        ErrorCode::Internal,
-        format!("internal error (a bug in aigw, please report it): a panic was caught at the C boundary: {detail}"),
-    )
 }
 
 /// A required NUL-terminated UTF-8 string argument, borrowed for the call.
@@ -200,14 +175,6 @@ mod tests {
             aigw_status::Internal
         );
         assert_eq!(guard(7, || panic!("y")), 7);
-    }
-
-    #[test]
-    fn a_success_code_on_an_error_is_internal() {
-        let status = call(std::ptr::null_mut(), || {
-            Err(Error::new(ErrorCode::Done, "odd"))
-        });
-        assert_eq!(status, aigw_status::Internal);
     }
 
     #[test]

@@ -46,8 +46,6 @@ pub enum aigw_status {
 /// The one place a core code becomes a C status and its static string.
 pub(crate) fn c_code(code: ErrorCode) -> (aigw_status, &'static CStr) {
     match code {
-        ErrorCode::Ok => (aigw_status::Ok, c"OK"),
-        ErrorCode::Done => (aigw_status::Done, c"DONE"),
         ErrorCode::InvalidArgument => (aigw_status::InvalidArgument, c"INVALID_ARGUMENT"),
         ErrorCode::Config => (aigw_status::Config, c"CONFIG"),
         ErrorCode::MissingCredentials => (aigw_status::MissingCredentials, c"MISSING_CREDENTIALS"),
@@ -82,9 +80,11 @@ pub(crate) fn code_of(status: u32) -> Option<ErrorCode> {
 /// Takes a plain integer so any value is safe to pass. Thread-safe.
 #[no_mangle]
 pub extern "C" fn aigw_status_str(status: u32) -> *const c_char {
-    boundary::guard(c"INTERNAL".as_ptr(), || match code_of(status) {
-        Some(code) => c_code(code).1.as_ptr(),
-        None => c"UNKNOWN".as_ptr(),
+    boundary::guard(c"INTERNAL".as_ptr(), || match (status, code_of(status)) {
+        (0, _) => c"OK".as_ptr(),
+        (1, _) => c"DONE".as_ptr(),
+        (_, Some(code)) => c_code(code).1.as_ptr(),
+        (_, None) => c"UNKNOWN".as_ptr(),
     })
 }
 
@@ -101,5 +101,17 @@ mod tests {
             assert_eq!(code_of(code.status()), Some(code));
         }
         assert_eq!(code_of(15), None);
+        assert_eq!((code_of(0), code_of(1)), (None, None));
+        for (name, number) in aigw_core::error::SUCCESS_STATUSES {
+            assert_eq!(name, if number == 0 { "OK" } else { "DONE" });
+            assert_eq!(
+                number,
+                if name == "OK" {
+                    aigw_status::Ok
+                } else {
+                    aigw_status::Done
+                } as u32
+            );
+        }
     }
 }

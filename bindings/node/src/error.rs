@@ -2,32 +2,18 @@
 //! `.httpStatus`, `.providerCode`, `.retryAfterMs`, `.requestId` and `.attempts` beside it.
 //! The same object is thrown by sync calls and rejected by async ones.
 
-use std::any::Any;
-
 use aigw_core::{Attempt, Error, ErrorCode};
 use napi::bindgen_prelude::{JsValue, Object};
 use napi::Env;
 
 /// Every code with its C status number, as JSON (`{"OK": 0, …}`), for `aigw.codes`.
 pub(crate) fn codes_json() -> String {
-    let map: serde_json::Map<String, serde_json::Value> = ErrorCode::ALL
-        .iter()
-        .map(|c| (c.as_str().to_string(), c.status().into()))
+    let map: serde_json::Map<String, serde_json::Value> = aigw_core::error::SUCCESS_STATUSES
+        .into_iter()
+        .chain(ErrorCode::ALL.iter().map(|c| (c.as_str(), c.status())))
+        .map(|(name, number)| (name.to_string(), number.into()))
         .collect();
     serde_json::Value::Object(map).to_string()
-}
-
-/// An `INTERNAL` error for a panic caught at the boundary.
-pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> Error {
-    let what = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_string());
-    Error::new(
-        ErrorCode::Internal,
-        format!("aigw panicked (a bug; please report it): {what}"),
-    )
 }
 
 fn attempt_object<'e>(env: &'e Env, attempt: &Attempt) -> napi::Result<Object<'e>> {

@@ -2,8 +2,6 @@
 //! runs the blocking core call on the [`pool`](crate::pool), and settles the promise back on the
 //! JavaScript thread (a resolved string, or the `Error` of [`error`](crate::error)).
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use aigw_core::{Error, ErrorCode};
 use napi::bindgen_prelude::Object;
 use napi::{Env, JsDeferred};
@@ -68,7 +66,7 @@ pub(crate) fn run<'e>(
 
 /// Calls `f`, turning a panic into an `INTERNAL` error.
 pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| Err(error::from_panic(payload)))
+    aigw_core::error::catch_panic(f)
 }
 
 /// For synchronous calls: runs `f` (panics caught) and maps its error to a thrown `Error`.

@@ -27,7 +27,7 @@ pub fn class_name(code: ErrorCode) -> &'static str {
         ErrorCode::Protocol => "ProtocolError",
         ErrorCode::Unsupported => "UnsupportedError",
         ErrorCode::Cancelled => "CancelledError",
-        ErrorCode::Internal | ErrorCode::Ok | ErrorCode::Done => "InternalError",
+        ErrorCode::Internal => "InternalError",
     }
 }
 

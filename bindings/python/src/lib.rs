@@ -8,10 +8,9 @@ mod errors;
 mod registry;
 mod stream;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use aigw_core::{CancelToken, Error, ErrorCode};
+use aigw_core::CancelToken;
 use pyo3::prelude::*;
 
 /// Runs a blocking core call with the GIL released (other Python threads keep running while it
@@ -22,20 +21,8 @@ where
     F: FnOnce() -> aigw_core::Result<T> + Send,
     T: Send,
 {
-    py.detach(|| {
-        catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Err(Error::new(
-                ErrorCode::Internal,
-                format!("aigw panicked (a bug; please report it): {what}"),
-            ))
-        })
-    })
-    .map_err(|e| errors::to_py_err(py, e))
+    py.detach(|| aigw_core::error::catch_panic(f))
+        .map_err(|e| errors::to_py_err(py, e))
 }
 
 /// Lets a blocked call notice Ctrl-C. A call waiting on the network runs without the GIL and

@@ -26,7 +26,7 @@ pub struct ChatStream {
 }
 
 impl ChatStream {
-    pub fn new(stream: aigw_core::ChatStream, watch: SignalWatch) -> ChatStream {
+    pub(crate) fn new(stream: aigw_core::ChatStream, watch: SignalWatch) -> ChatStream {
         ChatStream {
             watch,
             cancel: stream.cancel_handle(),
