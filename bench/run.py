@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark harness (issue 8): start the mock gateway on 127.0.0.1, run the same workload through
+"""Benchmark harness: start the mock gateway on 127.0.0.1, run the same workload through
 every client, print a markdown table with every figure also as a ratio to the Rust floor measured
 in the same run. Peers are installed into bench/.peers by this script. Not part of `make test`.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak (issue 9): 16 threads x 20 000 requests through one client with 1-in-20 faults; bounded
+# Soak: 16 threads x 20 000 requests through one client with 1-in-20 faults; bounded
 # to 5 minutes by the program's own watchdog. Debug build: it reuses what `make test` built.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -40,43 +40,8 @@ pub fn describe(client: &Client) -> Value {
         }),
         Err(e) => json!({ "status": "missing", "source": null, "message": e.message }),
     };
-    let gateway = &profile.gateway;
-    let gateway_json = Value::Object(gateway.describe());
-    // The gateway headers every call sends (the token shown by its source, never its value),
-    // with the trace ids a profile-level `traceparent` adds on a Cloudflare route.
-    let mut sent: Vec<(String, String)> = gateway
-        .plain_headers()
-        .into_iter()
-        .map(|(n, v)| (n.to_string(), v))
-        .collect();
-    if route.account_id.is_some() {
-        let mut with_user: Vec<(String, String)> = profile
-            .headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect();
-        with_user.extend(sent.iter().cloned());
-        crate::gateway::fill_otel_from_traceparent(&mut with_user);
-        for otel in [
-            crate::gateway::OTEL_TRACE_ID,
-            crate::gateway::OTEL_PARENT_SPAN_ID,
-        ] {
-            if let Some((n, v)) = with_user.iter().find(|(n, _)| n == otel) {
-                sent.retain(|(m, _)| m != n);
-                sent.push((n.clone(), v.clone()));
-            }
-        }
-    }
-    let mut gateway_headers: serde_json::Map<String, Value> = sent
-        .into_iter()
-        .map(|(n, v)| (n, Value::String(v)))
-        .collect();
-    if let Some(auth) = &gateway.authorization {
-        gateway_headers.insert(
-            "cf-aig-authorization".to_string(),
-            Value::String(format!("Bearer <{}>", auth.source())),
-        );
-    }
+    let gateway_json = Value::Object(profile.gateway.describe());
+    let gateway_headers = sent_gateway_headers(client);
     let mut transport: serde_json::Map<String, Value> = crate::profile::BOUNDS
         .iter()
         .zip(profile.numeric())
@@ -127,6 +92,47 @@ pub fn describe(client: &Client) -> Value {
         "transport": transport,
         "version": crate::VERSION,
     })
+}
+
+/// The gateway headers every call sends (the token shown by its source, never its value),
+/// with the trace ids a profile-level `traceparent` adds on a Cloudflare route.
+fn sent_gateway_headers(client: &Client) -> Value {
+    let profile = client.profile();
+    let gateway = &profile.gateway;
+    let mut sent: Vec<(String, String)> = gateway
+        .plain_headers()
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+    if client.route().account_id.is_some() {
+        let mut with_user: Vec<(String, String)> = profile
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        with_user.extend(sent.iter().cloned());
+        crate::gateway::fill_otel_from_traceparent(&mut with_user);
+        for otel in [
+            crate::gateway::OTEL_TRACE_ID,
+            crate::gateway::OTEL_PARENT_SPAN_ID,
+        ] {
+            if let Some((n, v)) = with_user.iter().find(|(n, _)| n == otel) {
+                sent.retain(|(m, _)| m != n);
+                sent.push((n.clone(), v.clone()));
+            }
+        }
+    }
+    let mut gateway_headers: serde_json::Map<String, Value> = sent
+        .into_iter()
+        .map(|(n, v)| (n, Value::String(v)))
+        .collect();
+    if let Some(auth) = &gateway.authorization {
+        gateway_headers.insert(
+            "cf-aig-authorization".to_string(),
+            Value::String(format!("Bearer <{}>", auth.source())),
+        );
+    }
+    Value::Object(gateway_headers)
 }
 
 fn check(name: &str, status: &str, detail: impl Into<String>) -> Value {
@@ -209,9 +215,8 @@ fn closest<'a>(wanted: &str, ids: &[&'a str], n: usize) -> Vec<&'a str> {
 /// The doctor report: `{ "status": pass|warn|fail, "checks": [...] }`.
 pub fn doctor(client: &Client) -> Value {
     let kind = client.kind();
-    let route = client.route();
     let profile = client.profile();
-    let mut checks = vec![check(
+    let config = check(
         "config",
         "pass",
         format!(
@@ -220,187 +225,23 @@ pub fn doctor(client: &Client) -> Value {
             kind.protocol_family.as_str(),
             profile.model.as_deref().unwrap_or("auto")
         ),
-    )];
-    let creds_ok = match client.credentials() {
-        Ok(c) if c.source == CredentialSource::None => {
-            checks.push(check(
-                "credentials",
-                "pass",
-                "none configured; this kind's auth is optional",
-            ));
-            true
-        }
-        Ok(c) => {
-            checks.push(check(
-                "credentials",
-                "pass",
-                format!(
-                    "from {} ({} key(s) in the pool)",
-                    c.source.label(),
-                    c.pool_size()
-                ),
-            ));
-            true
-        }
-        Err(e) => {
-            checks.push(check("credentials", "fail", e.message.clone()));
-            false
-        }
-    };
-    let route_ok = match &route.hint {
-        Some(hint) => {
-            checks.push(check("route", "fail", hint.clone()));
-            false
-        }
-        None => {
-            let mut detail = format!("request endpoint {}", route.request_endpoint);
-            if let Some(m) = &route.models_endpoint {
-                detail.push_str(&format!("; models endpoint {m}"));
-            }
-            let mut status = "pass";
-            let cloudflare = kind.id == "cloudflare_ai_gateway" || route.account_id.is_some();
-            if cloudflare {
-                match (&route.account_id, &route.gateway_name) {
-                    (Some(a), Some(g)) => {
-                        detail.push_str(&format!("; account_id {a}; gateway_name {g}"));
-                        if crate::route::rest_account_id(&route.request_endpoint).is_some()
-                            && profile
-                                .headers
-                                .get(crate::route::GATEWAY_ID_HEADER)
-                                .is_none()
-                        {
-                            detail.push_str(" (no cf-aig-gateway-id header: Cloudflare uses the account's `default` gateway; set provider.headers.cf-aig-gateway-id to choose one)");
-                        }
-                        if !valid_account_id(a) {
-                            status = "warn";
-                            detail.push_str("; the account id is not 32 hex characters: check it against the Cloudflare dashboard");
-                        }
-                        if !valid_gateway_name(g) {
-                            status = "warn";
-                            detail.push_str("; the gateway name is not [a-z0-9_-]{1,64}: check it against the Cloudflare dashboard");
-                        }
-                    }
-                    _ => {
-                        status = "warn";
-                        detail.push_str("; the URL does not have the /v1/{account_id}/{gateway_name}/ shape of Cloudflare AI Gateway");
-                    }
-                }
-            }
-            for lint in route_lints(client) {
-                status = "warn";
-                detail.push_str("; ");
-                detail.push_str(&lint);
-            }
-            checks.push(check("route", status, detail));
-            true
-        }
-    };
-    let credentials_usable = creds_ok || kind.model_probe_auth_optional;
-    let probe = if !route_ok {
+    );
+    let credentials = credentials_check(client);
+    let route = route_check(client);
+    let probe = if route["status"] == "fail" {
         check("model_probe", "warn", "skipped: the route is unresolved")
-    } else if !credentials_usable {
+    } else if credentials["status"] == "fail" && !kind.model_probe_auth_optional {
         check("model_probe", "warn", "skipped: credentials are missing")
-    } else if route.models_endpoint.is_none() {
+    } else if client.route().models_endpoint.is_none() {
         check(
             "model_probe",
             "warn",
             format!("skipped: {} has no models endpoint", kind.id),
         )
     } else {
-        match client.fetch_models() {
-            Ok(models) => {
-                let selected = client
-                    .select_models(None)
-                    .ok()
-                    .and_then(|m| m.into_iter().next());
-                let mut detail = format!("{} model(s) listed", models.len());
-                if let Some(m) = profile.model.as_ref().or(selected.as_ref()) {
-                    detail.push_str(&format!("; chat will use `{m}`"));
-                }
-                let mut status = if models.is_empty() && profile.model.is_none() {
-                    "fail"
-                } else {
-                    "pass"
-                };
-                if let Some(pinned) = &profile.model {
-                    let ids: Vec<&str> = models.iter().filter_map(model_id).collect();
-                    if !ids.is_empty() && !ids.iter().any(|id| id.eq_ignore_ascii_case(pinned)) {
-                        status = "warn";
-                        detail.push_str(&format!(
-                            "; `{pinned}` is not in the catalog (closest: {}): check provider.model",
-                            closest(pinned, &ids, 3).join(", ")
-                        ));
-                    }
-                }
-                check("model_probe", status, detail)
-            }
-            Err(e) if matches!(e.code, ErrorCode::Connection | ErrorCode::Timeout) => check(
-                "model_probe",
-                "fail",
-                format!("the models endpoint is unreachable: {}", e.message),
-            ),
-            Err(e) if e.code == ErrorCode::Auth => {
-                // A rejected credential fails whatever the model setting: a pinned model does
-                // not make a refused key work.
-                let detail = if e.provider_code.as_deref() == Some("2009")
-                    && profile.gateway.authorization.is_none()
-                {
-                    format!("this gateway requires authentication: set gateway.authorization to a Cloudflare AI Gateway token ({})", e.message)
-                } else if e.provider_code.as_deref() == Some("2009") {
-                    format!(
-                        "the gateway refused its token: check gateway.authorization ({})",
-                        e.message
-                    )
-                } else {
-                    let source = match client.credentials() {
-                        Ok(c) => c.source.label(),
-                        Err(_) => "no credentials".to_string(),
-                    };
-                    format!(
-                        "the models endpoint refused the credentials from {source}: {}",
-                        e.message
-                    )
-                };
-                check("model_probe", "fail", detail)
-            }
-            Err(e) => {
-                let mut reason = e.message.clone();
-                if e.http_status == Some(404) {
-                    if let Some(advice) = not_found_advice(client) {
-                        reason.push_str("; ");
-                        reason.push_str(&advice);
-                    }
-                }
-                if let Some(m) = &profile.model {
-                    check(
-                        "model_probe",
-                        "warn",
-                        format!(
-                            "chat may still work because model `{m}` is explicitly configured ({reason})"
-                        ),
-                    )
-                } else if !profile.preferred_models.is_empty() {
-                    check(
-                        "model_probe",
-                        "warn",
-                        format!(
-                            "runtime will try configured preferred model fallback(s): {} ({reason})",
-                            profile.preferred_models.join(", "),
-                        ),
-                    )
-                } else {
-                    check(
-                        "model_probe",
-                        "fail",
-                        format!(
-                            "current config still uses model = auto; set provider.model explicitly or configure preferred_models before retrying ({LIST_MODELS_RECOVERY}; {reason})"
-                        ),
-                    )
-                }
-            }
-        }
+        probe_check(client)
     };
-    checks.push(probe);
+    let checks = vec![config, credentials, route, probe];
     let worst = if checks.iter().any(|c| c["status"] == "fail") {
         "fail"
     } else if checks.iter().any(|c| c["status"] == "warn") {
@@ -409,4 +250,181 @@ pub fn doctor(client: &Client) -> Value {
         "pass"
     };
     json!({ "status": worst, "ok": worst != "fail", "kind": kind.id, "checks": checks })
+}
+
+/// Where the credentials come from, or why there are none.
+fn credentials_check(client: &Client) -> Value {
+    match client.credentials() {
+        Ok(c) if c.source == CredentialSource::None => check(
+            "credentials",
+            "pass",
+            "none configured; this kind's auth is optional",
+        ),
+        Ok(c) => check(
+            "credentials",
+            "pass",
+            format!(
+                "from {} ({} key(s) in the pool)",
+                c.source.label(),
+                c.pool_size()
+            ),
+        ),
+        Err(e) => check("credentials", "fail", e.message.clone()),
+    }
+}
+
+/// The resolved route, the Cloudflare ids in it, and the lints of [`route_lints`].
+fn route_check(client: &Client) -> Value {
+    let route = client.route();
+    if let Some(hint) = &route.hint {
+        return check("route", "fail", hint.clone());
+    }
+    let mut detail = format!("request endpoint {}", route.request_endpoint);
+    if let Some(m) = &route.models_endpoint {
+        detail.push_str(&format!("; models endpoint {m}"));
+    }
+    let mut warnings = cloudflare_ids_detail(client, &mut detail);
+    warnings.extend(route_lints(client));
+    let status = if warnings.is_empty() { "pass" } else { "warn" };
+    for warning in warnings {
+        detail.push_str("; ");
+        detail.push_str(&warning);
+    }
+    check("route", status, detail)
+}
+
+/// Adds the account id and gateway name of a Cloudflare route to `detail`; returns what looks
+/// wrong with them.
+fn cloudflare_ids_detail(client: &Client, detail: &mut String) -> Vec<String> {
+    let route = client.route();
+    if client.kind().id != "cloudflare_ai_gateway" && route.account_id.is_none() {
+        return Vec::new();
+    }
+    let (Some(a), Some(g)) = (&route.account_id, &route.gateway_name) else {
+        return vec!["the URL does not have the /v1/{account_id}/{gateway_name}/ shape of Cloudflare AI Gateway".to_string()];
+    };
+    detail.push_str(&format!("; account_id {a}; gateway_name {g}"));
+    if crate::route::rest_account_id(&route.request_endpoint).is_some()
+        && client
+            .profile()
+            .headers
+            .get(crate::route::GATEWAY_ID_HEADER)
+            .is_none()
+    {
+        detail.push_str(" (no cf-aig-gateway-id header: Cloudflare uses the account's `default` gateway; set provider.headers.cf-aig-gateway-id to choose one)");
+    }
+    let mut warnings = Vec::new();
+    if !valid_account_id(a) {
+        warnings.push(
+            "the account id is not 32 hex characters: check it against the Cloudflare dashboard"
+                .to_string(),
+        );
+    }
+    if !valid_gateway_name(g) {
+        warnings.push(
+            "the gateway name is not [a-z0-9_-]{1,64}: check it against the Cloudflare dashboard"
+                .to_string(),
+        );
+    }
+    warnings
+}
+
+/// Fetches the catalog and judges the answer against the model settings.
+fn probe_check(client: &Client) -> Value {
+    let profile = client.profile();
+    match client.fetch_models() {
+        Ok(models) => {
+            let selected = client
+                .select_models(None)
+                .ok()
+                .and_then(|m| m.into_iter().next());
+            let mut detail = format!("{} model(s) listed", models.len());
+            if let Some(m) = profile.model.as_ref().or(selected.as_ref()) {
+                detail.push_str(&format!("; chat will use `{m}`"));
+            }
+            let mut status = if models.is_empty() && profile.model.is_none() {
+                "fail"
+            } else {
+                "pass"
+            };
+            if let Some(pinned) = &profile.model {
+                let ids: Vec<&str> = models.iter().filter_map(model_id).collect();
+                if !ids.is_empty() && !ids.iter().any(|id| id.eq_ignore_ascii_case(pinned)) {
+                    status = "warn";
+                    detail.push_str(&format!(
+                        "; `{pinned}` is not in the catalog (closest: {}): check provider.model",
+                        closest(pinned, &ids, 3).join(", ")
+                    ));
+                }
+            }
+            check("model_probe", status, detail)
+        }
+        Err(e) if matches!(e.code, ErrorCode::Connection | ErrorCode::Timeout) => check(
+            "model_probe",
+            "fail",
+            format!("the models endpoint is unreachable: {}", e.message),
+        ),
+        Err(e) if e.code == ErrorCode::Auth => {
+            // A rejected credential fails whatever the model setting: a pinned model does
+            // not make a refused key work.
+            let detail = if e.provider_code.as_deref() == Some("2009")
+                && profile.gateway.authorization.is_none()
+            {
+                format!("this gateway requires authentication: set gateway.authorization to a Cloudflare AI Gateway token ({})", e.message)
+            } else if e.provider_code.as_deref() == Some("2009") {
+                format!(
+                    "the gateway refused its token: check gateway.authorization ({})",
+                    e.message
+                )
+            } else {
+                let source = match client.credentials() {
+                    Ok(c) => c.source.label(),
+                    Err(_) => "no credentials".to_string(),
+                };
+                format!(
+                    "the models endpoint refused the credentials from {source}: {}",
+                    e.message
+                )
+            };
+            check("model_probe", "fail", detail)
+        }
+        Err(e) => unreliable_catalog_check(client, &e),
+    }
+}
+
+/// A catalog that failed for a reason other than the network or a refused credential: only a
+/// failure when nothing else tells chat which model to use.
+fn unreliable_catalog_check(client: &Client, e: &crate::error::Error) -> Value {
+    let profile = client.profile();
+    let mut reason = e.message.clone();
+    if e.http_status == Some(404) {
+        if let Some(advice) = not_found_advice(client) {
+            reason.push_str("; ");
+            reason.push_str(&advice);
+        }
+    }
+    if let Some(m) = &profile.model {
+        check(
+            "model_probe",
+            "warn",
+            format!("chat may still work because model `{m}` is explicitly configured ({reason})"),
+        )
+    } else if !profile.preferred_models.is_empty() {
+        check(
+            "model_probe",
+            "warn",
+            format!(
+                "runtime will try configured preferred model fallback(s): {} ({reason})",
+                profile.preferred_models.join(", "),
+            ),
+        )
+    } else {
+        check(
+            "model_probe",
+            "fail",
+            format!(
+                "current config still uses model = auto; set provider.model explicitly or configure preferred_models before retrying ({LIST_MODELS_RECOVERY}; {reason})"
+            ),
+        )
+    }
 }

@@ -245,7 +245,9 @@ impl CustomCost {
 }
 
 impl GatewayOptions {
-    /// Parses and validates a `gateway` table; `path` names it in errors.
+    /// Parses and validates a `gateway` table; `path` names it in errors. One step per option
+    /// in [`GATEWAY_FIELDS`] order, each with its own rule, so the function is as long as the
+    /// list.
     pub fn from_value(value: &Value, path: &str) -> Result<GatewayOptions> {
         let mut f = Fields::new(value, path)?;
         let mut g = GatewayOptions::default();
@@ -321,7 +323,9 @@ impl GatewayOptions {
         *self == GatewayOptions::default()
     }
 
-    /// The `cf-aig-*` headers other than authorization, in [`GATEWAY_FIELDS`] order.
+    /// The `cf-aig-*` headers other than authorization, in [`GATEWAY_FIELDS`] order: one line
+    /// per option (each has its own header and value form), so the function is as long as the
+    /// list.
     pub fn plain_headers(&self) -> Vec<(&'static str, String)> {
         let mut h = Vec::new();
         if let Some(v) = self.cache_ttl {

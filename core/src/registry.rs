@@ -174,7 +174,7 @@ fn unknown_kind_error(original: &str, wanted: &str) -> Error {
     let mut scored: Vec<(usize, &str)> = providers()
         .iter()
         .flat_map(|k| std::iter::once(k.id.as_str()).chain(k.aliases.iter().map(String::as_str)))
-        .map(|name| (edit_distance(wanted, name), name))
+        .map(|name| (strsim::levenshtein(wanted, name), name))
         .collect();
     scored.sort();
     let limit = (wanted.chars().count() / 3).max(2);
@@ -205,29 +205,11 @@ fn unknown_kind_error(original: &str, wanted: &str) -> Error {
     }
 }
 
-/// Levenshtein distance over chars; names are short, so the quadratic table is fine.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
-    fn edit_distance_basics() {
-        assert_eq!(edit_distance("cloudfare", "cloudflare"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("abc", "abc"), 0);
+    fn suggestions_use_edit_distance() {
+        let e = super::resolve_kind("cloudfare").unwrap_err();
+        assert!(e.message.contains("`cloudflare`"), "{}", e.message);
     }
 }

@@ -96,8 +96,20 @@ pub struct KeyCursor<'a> {
     pub size: usize,
 }
 
+/// Where the attempt loop stands: the key in use, how many keys and retries were spent, and
+/// the delay before the next attempt.
+struct Progress {
+    key_index: usize,
+    keys_tried: usize,
+    retries: u32,
+    delay_ms: u64,
+}
+
 /// Sends with `send(key_index)` until an answer, a decision to stop, or cancellation; appends
 /// every attempt (status or error, model, key, delay) to `attempts`.
+///
+/// Longer than most functions on purpose: the loop reads top to bottom as one attempt (wait,
+/// send, record, decide), and each outcome's handling is a few lines next to its cause.
 pub fn run(
     policy: RetryPolicy,
     keys: KeyCursor<'_>,
@@ -107,81 +119,89 @@ pub fn run(
     mut send: impl FnMut(usize) -> crate::error::Result<Answer>,
 ) -> Outcome {
     let pool = keys.size.max(1);
-    let mut key_index = keys.cursor.load(Ordering::Relaxed) % pool;
-    let mut keys_tried = 1usize;
-    let mut retries = 0u32;
-    let mut delay_ms = 0u64;
-    let failed = |mut error: Error, attempts: &[Attempt], model_shaped: bool| {
-        error.attempts = attempts.to_vec();
-        Outcome::Failed {
-            error,
-            model_shaped,
-        }
+    let mut at = Progress {
+        key_index: keys.cursor.load(Ordering::Relaxed) % pool,
+        keys_tried: 1,
+        retries: 0,
+        delay_ms: 0,
     };
     loop {
-        let slept = match cancel {
-            Some(token) => token.sleep(Duration::from_millis(delay_ms)),
-            None => {
-                std::thread::sleep(Duration::from_millis(delay_ms));
-                true
-            }
-        };
-        if !slept || cancel.is_some_and(CancelToken::is_cancelled) {
+        if !wait(cancel, at.delay_ms) {
             return failed(cancelled_error("request"), attempts, false);
         }
         let mut attempt = Attempt {
             status: None,
             error: None,
             model: model.to_string(),
-            key_index,
-            delay_ms,
+            key_index: at.key_index,
+            delay_ms: at.delay_ms,
         };
-        match send(key_index) {
+        let refusal = match send(at.key_index) {
             Ok(Answer::Success(response)) => {
                 attempt.status = Some(response.status().as_u16());
                 attempts.push(attempt);
                 return Outcome::Answered(response);
             }
-            Ok(Answer::Refused(refusal)) => {
-                attempt.status = Some(refusal.status);
-                attempt.error = Some(refusal.error.code);
-                attempts.push(attempt);
-                match policy.decide(&refusal, retries, keys_tried < pool) {
-                    Decision::NextKey => {
-                        key_index = (key_index + 1) % pool;
-                        keys_tried += 1;
-                        keys.cursor.store(key_index, Ordering::Relaxed);
-                        delay_ms = 0;
-                    }
-                    Decision::RetryAfter(ms) => {
-                        delay_ms = ms;
-                        retries += 1;
-                    }
-                    Decision::ServerDelayTooLong(server) => {
-                        let mut error = refusal.error;
-                        error.message.push_str(&format!(
-                            "; the server asked to wait {server} ms, more than retry_max_backoff_ms ({} ms), so aigw did not wait",
-                            policy.max_backoff_ms
-                        ));
-                        return failed(error, attempts, false);
-                    }
-                    Decision::Stop => {
-                        let model_shaped = refusal.model_shaped && refusal.gateway.is_none();
-                        return failed(refusal.error, attempts, model_shaped);
-                    }
-                }
-            }
+            Ok(Answer::Refused(refusal)) => refusal,
             Err(error) => {
                 attempt.error = Some(error.code);
                 attempts.push(attempt);
                 let transient = matches!(error.code, ErrorCode::Timeout | ErrorCode::Connection);
-                if !transient || u64::from(retries) + 1 >= policy.max_attempts {
+                if !transient || u64::from(at.retries) + 1 >= policy.max_attempts {
                     return failed(error, attempts, false);
                 }
-                delay_ms = policy.backoff(retries);
-                retries += 1;
+                at.delay_ms = policy.backoff(at.retries);
+                at.retries += 1;
+                continue;
+            }
+        };
+        attempt.status = Some(refusal.status);
+        attempt.error = Some(refusal.error.code);
+        attempts.push(attempt);
+        match policy.decide(&refusal, at.retries, at.keys_tried < pool) {
+            Decision::NextKey => {
+                at.key_index = (at.key_index + 1) % pool;
+                at.keys_tried += 1;
+                keys.cursor.store(at.key_index, Ordering::Relaxed);
+                at.delay_ms = 0;
+            }
+            Decision::RetryAfter(ms) => {
+                at.delay_ms = ms;
+                at.retries += 1;
+            }
+            Decision::ServerDelayTooLong(server) => {
+                let mut error = refusal.error;
+                error.message.push_str(&format!(
+                    "; the server asked to wait {server} ms, more than retry_max_backoff_ms ({} ms), so aigw did not wait",
+                    policy.max_backoff_ms
+                ));
+                return failed(error, attempts, false);
+            }
+            Decision::Stop => {
+                let model_shaped = refusal.model_shaped && refusal.gateway.is_none();
+                return failed(refusal.error, attempts, model_shaped);
             }
         }
+    }
+}
+
+/// Sleeps `delay_ms` unless cancelled first; `false` when the call is cancelled.
+fn wait(cancel: Option<&CancelToken>, delay_ms: u64) -> bool {
+    let delay = Duration::from_millis(delay_ms);
+    match cancel {
+        Some(token) => token.sleep(delay) && !token.is_cancelled(),
+        None => {
+            std::thread::sleep(delay);
+            true
+        }
+    }
+}
+
+fn failed(mut error: Error, attempts: &[Attempt], model_shaped: bool) -> Outcome {
+    error.attempts = attempts.to_vec();
+    Outcome::Failed {
+        error,
+        model_shaped,
     }
 }
 

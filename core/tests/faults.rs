@@ -1,4 +1,4 @@
-//! The fault suite of issue 9, one row per network fault: each must end as the right typed error
+//! The network-fault suite, one row per network fault: each must end as the right typed error
 //! or the right full result, within the configured deadlines — never a hang, a panic or a
 //! truncated success. Deadlines here are short (1 s) and every request is bounded.
 

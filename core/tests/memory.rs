@@ -1,4 +1,4 @@
-//! Bounded memory (issue 3): a response far over `max_response_bytes` is refused without being
+//! Bounded memory: a response far over `max_response_bytes` is refused without being
 //! held. Its own test binary, so no other test's allocations move the peak it reads.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-"""The fault suite of issue 9 through the Python binding: every scripted network fault ends as
+"""The network-fault suite through the Python binding: every scripted network fault ends as
 the right typed exception (or the full right result) within its deadlines — never a hang, a
 crash or a truncated success. Mirrors core/tests/faults.rs."""
 
