@@ -1,5 +1,4 @@
-//! One module per fuzz target: its dictionary, its structured generator (if any) and its
-//! property check.
+//! One module per fuzz target: its dictionary and its property check.
 
 pub mod config;
 pub mod envelope;

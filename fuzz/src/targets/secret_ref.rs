@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use aigw_core::{Env, ErrorCode, SecretRef};
 use serde_json::{json, Map, Value};
 
-use crate::rng::Rng;
-use crate::{ensure, message_kind, Fingerprint, Outcome, Violation, SECRET_MARKER};
+use crate::{ensure, Violation, SECRET_MARKER};
 
 /// The path `from_value` is given; it names the field in error messages.
 const PATH: &str = "provider.api_key";
@@ -45,33 +44,13 @@ pub fn dictionary() -> Vec<Vec<u8>> {
     .collect()
 }
 
-/// A string shaped like a secret reference, often almost valid.
-pub fn generate(rng: &mut Rng) -> Vec<u8> {
-    const PREFIXES: &[&str] = &[
-        "${", "$", "env:", "env: ", " ${", "", "\t$", "env:\n", "sk-",
-    ];
-    const SUFFIXES: &[&str] = &["}", "", " ", "\n", "}}", " }", "\r\n", "\u{a0}"];
-    const NAME_CHARS: &[u8] = b"AZaz09_-_${}: .\xc3\xa9";
-    let mut out = rng.pick(PREFIXES).as_bytes().to_vec();
-    for _ in 0..rng.below(12) {
-        out.push(*rng.pick(NAME_CHARS));
-    }
-    out.extend_from_slice(rng.pick(SUFFIXES).as_bytes());
-    if rng.one_in(4) {
-        let text = String::from_utf8_lossy(&out).into_owned();
-        let key = if rng.one_in(2) { "env" } else { "file" };
-        return json!({ key: text }).to_string().into_bytes();
-    }
-    out
-}
-
 fn is_env_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn check_parse(text: &str, fingerprint: &mut Fingerprint) -> Result<(), Violation> {
+fn check_parse(text: &str) -> Result<(), Violation> {
     let parsed = SecretRef::parse(text);
     let debug = format!("{parsed:?}");
     match &parsed {
@@ -101,12 +80,6 @@ fn check_parse(text: &str, fingerprint: &mut Fingerprint) -> Result<(), Violatio
                 "literal_resolves_trimmed",
                 || format!("parse({text:?}).resolve() gave {resolved:?}"),
             )?;
-            fingerprint.add((
-                "literal",
-                trimmed.is_empty(),
-                text.starts_with('$'),
-                text.contains("env:"),
-            ));
         }
         SecretRef::Env(name) => {
             ensure(
@@ -126,7 +99,6 @@ fn check_parse(text: &str, fingerprint: &mut Fingerprint) -> Result<(), Violatio
                 "env_resolves_trimmed",
                 || format!("Env({name:?}) resolved to {resolved:?}"),
             )?;
-            fingerprint.add(("env", text.trim_start().chars().next()));
         }
         SecretRef::File(path) => {
             ensure(false, "parse_never_gives_file", || {
@@ -148,7 +120,7 @@ fn marker_in_key(value: &Value) -> bool {
     }
 }
 
-fn check_from_value(value: &Value, fingerprint: &mut Fingerprint) -> Result<(), Violation> {
+fn check_from_value(value: &Value) -> Result<(), Violation> {
     let result = SecretRef::from_value(value, PATH);
     match (&result, value) {
         (Ok(r), Value::String(s)) => {
@@ -197,10 +169,7 @@ fn check_from_value(value: &Value, fingerprint: &mut Fingerprint) -> Result<(), 
             "literal_debug_redacted",
             || format!("Debug of from_value({value}) is {debug}"),
         )?;
-    }
-    match &result {
-        Ok(r) => fingerprint.add(("value ok", r.source().split(':').next().map(str::to_string))),
-        Err(e) => fingerprint.add(("value error", message_kind(&e.message))),
+        std::hint::black_box(r.source());
     }
     Ok(())
 }
@@ -243,27 +212,12 @@ pub fn value_from_bytes(input: &[u8]) -> Value {
 
 /// Parses the input as a string, and gives `from_value` the input as JSON (when it is) and a
 /// value built from it.
-pub fn check(input: &[u8]) -> Result<Outcome, Violation> {
-    let mut fingerprint = Fingerprint::default();
+pub fn check(input: &[u8]) -> Result<(), Violation> {
     let text = String::from_utf8_lossy(input);
-    check_parse(&text, &mut fingerprint)?;
+    check_parse(&text)?;
     if let Ok(value) = serde_json::from_slice::<Value>(input) {
-        check_from_value(&value, &mut fingerprint)?;
+        check_from_value(&value)?;
     }
-    check_from_value(&value_from_bytes(input), &mut fingerprint)?;
-    Ok(fingerprint.finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_inputs_pass() {
-        let mut rng = Rng::new(1);
-        for _ in 0..500 {
-            let input = generate(&mut rng);
-            assert!(check(&input).is_ok(), "{}", String::from_utf8_lossy(&input));
-        }
-    }
+    check_from_value(&value_from_bytes(input))?;
+    Ok(())
 }
