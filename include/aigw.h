@@ -249,6 +249,26 @@ aigw_status aigw_client_chat(const aigw_client *client,
                              aigw_error **err);
 
 /**
+ * Creates embeddings and waits for the answer (docs/contract.md section 14).
+ *
+ * `request_json` is an OpenAI embeddings request object (`{"input": "text" or [...], "model":
+ * ...}`), passed through untouched except that `model` is filled in from the profile's
+ * `embedding_model` when absent (neither: `AIGW_STATUS_MODEL_SELECTION`). `options_json` is as
+ * for `aigw_client_chat`. POSTs to the route's `.../embeddings`.
+ *
+ * Blocking network I/O, with retries per the profile. On `AIGW_STATUS_OK`, `*response_json`
+ * receives the upstream answer plus an `"aigw"` metadata object (with `usage` and `cost`), an
+ * owned string to free with `aigw_string_free`. `client`, `request_json` and `response_json`
+ * must not be NULL; `options_json` and `err` may be NULL. Strings are borrowed for the call.
+ * Thread-safe.
+ */
+aigw_status aigw_client_embeddings(const aigw_client *client,
+                                   const char *request_json,
+                                   const char *options_json,
+                                   char **response_json,
+                                   aigw_error **err);
+
+/**
  * Opens a streaming chat (`"stream": true` is set for you). Returns once the response headers
  * arrived; read the chunks with `aigw_stream_next`. Retries happen only before this returns.
  *

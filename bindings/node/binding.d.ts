@@ -17,6 +17,10 @@ export declare class NativeClient {
   chat(requestJson: string, optionsJson?: string | undefined | null): Promise<string>
   /** A chat completion (JSON text), blocking the JavaScript thread. */
   chatSync(requestJson: string, optionsJson?: string | undefined | null): string
+  /** Embeddings (JSON text), off the JavaScript thread. */
+  embeddings(requestJson: string, optionsJson?: string | undefined | null): Promise<string>
+  /** Embeddings (JSON text), blocking the JavaScript thread. */
+  embeddingsSync(requestJson: string, optionsJson?: string | undefined | null): string
   /** Starts a streaming chat; the stream opens on the pool. Malformed options throw here. */
   chatStream(requestJson: string, optionsJson?: string | undefined | null): NativeStream
 }

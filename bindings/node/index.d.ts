@@ -66,6 +66,8 @@ export interface Profile {
   /** Explicit model; `"auto"` (default) discovers one from the catalog. */
   model?: string;
   preferredModels?: string[];
+  /** Model for `embeddings()` when the request names none. */
+  embeddingModel?: string;
   /** The key, or a pool of keys separated by `,` `;` or newlines. */
   apiKey?: SecretRef;
   /** An environment variable to read the key from. */
@@ -82,6 +84,8 @@ export interface Profile {
   modelCatalogCacheTtlMs?: number;
   modelCatalogStaleIfErrorMs?: number;
   maxResponseBytes?: number;
+  /** USD per million tokens per model; wins over the catalog's prices for `aigw.cost`. Model ids are kept as written. */
+  prices?: Record<string, { input_per_mtok: number; output_per_mtok: number; cached_input_per_mtok?: number }>;
   gateway?: GatewayOptions;
   [snakeCase: string]: unknown;
 }
@@ -103,6 +107,33 @@ export interface ChatRequest {
   [key: string]: unknown;
 }
 
+/** An OpenAI embeddings request, passed through (`model` filled in when absent). */
+export interface EmbeddingsRequest {
+  input: string | string[] | number[] | number[][];
+  model?: string;
+  [key: string]: unknown;
+}
+
+/** An embeddings answer as the provider returned it, plus `aigw` metadata. */
+export interface EmbeddingsResponse {
+  data: Array<{ index: number; embedding: number[] | string; [key: string]: unknown }>;
+  aigw: ResponseMeta;
+  [key: string]: unknown;
+}
+
+/** Token usage in one shape whatever the provider (docs/contract.md §14); `null` where it did not say. */
+export interface Usage {
+  /** Prompt tokens not read from a cache (OpenAI's prompt_tokens minus cached ones). */
+  input_tokens: number | null;
+  cached_input_tokens: number | null;
+  cache_write_tokens: number | null;
+  /** Already counted in output_tokens. */
+  reasoning_tokens: number | null;
+  output_tokens: number | null;
+  /** input + cached_input + cache_write + output. */
+  total_tokens: number | null;
+}
+
 /** One try of a request. */
 export interface Attempt {
   status: number | null;
@@ -122,6 +153,10 @@ export interface ResponseMeta {
   cache_status: string | null;
   step: string | null;
   attempts: Attempt[];
+  /** On chat and embeddings answers, and on a stream's meta once it ended. */
+  usage?: Usage;
+  /** USD from the profile's `prices` or the catalog's `cost_in`/`cost_out`; `null` without a price or usage. */
+  cost?: { usd: number; source: 'catalog' | 'profile' } | null;
   /** Which response header `request_id` came from (`x-request-id`, `cf-aig-request-id`, `request-id`, `x-amzn-requestid`, `x-litellm-call-id`). */
   request_id_header?: string | null;
   /** The rest are present only when the gateway sent the header: `cf-aig-event-id`. */
@@ -296,6 +331,13 @@ export declare class Client {
   listModels(): Promise<Array<{ id: string; [key: string]: unknown }>>;
   chat(request: ChatRequest, options?: RequestOptions | null): Promise<ChatResponse>;
   chatSync(request: ChatRequest, options?: RequestOptions | null): ChatResponse;
+  /**
+   * Embeddings (docs/contract.md §14): `{ input, model? }` passed through to `…/embeddings`; the
+   * model is the request's, else the profile's `embeddingModel` (else `MODEL_SELECTION`).
+   */
+  embeddings(request: EmbeddingsRequest, options?: RequestOptions | null): Promise<EmbeddingsResponse>;
+  /** `embeddings()` blocking the event loop. */
+  embeddingsSync(request: EmbeddingsRequest, options?: RequestOptions | null): EmbeddingsResponse;
   /** Opens a streaming chat (`stream: true` is set for you). Bad options throw here. */
   chatStream(request: ChatRequest, options?: RequestOptions | null): ChatStream;
 }

@@ -106,6 +106,20 @@ class Client {
     return JSON.parse(this[kNative].chatSync(encode(request, 'request'), encodeOptions(options)));
   }
 
+  /**
+   * Creates embeddings: `{ input, model? }` (OpenAI JSON); the model is the request's, else the
+   * profile's `embeddingModel`. Resolves with the upstream body plus `aigw` metadata.
+   */
+  async embeddings(request, options) {
+    const text = await this[kNative].embeddings(encode(request, 'request'), encodeOptions(options));
+    return JSON.parse(text);
+  }
+
+  /** `embeddings()` blocking the event loop. */
+  embeddingsSync(request, options) {
+    return JSON.parse(this[kNative].embeddingsSync(encode(request, 'request'), encodeOptions(options)));
+  }
+
   chatStream(request, options) {
     return new ChatStream(
       this[kNative].chatStream(encode(request, 'request'), encodeOptions(options)),
@@ -125,7 +139,7 @@ class ChatStream {
     this.#native = nativeStream;
   }
 
-  /** Response metadata (status, model, request_id, cf_aig_log_id, attempts…) once the headers arrived, else null. */
+  /** Response metadata (status, model, request_id, cf_aig_log_id, attempts…) once the headers arrived, else null; `usage` and `cost` once the stream ended. */
   get meta() {
     if (this.#meta === null) {
       const text = this.#native.meta();
@@ -148,7 +162,12 @@ class ChatStream {
     const reading = this.#native.wait().then(
       (text) => {
         this.#pending = null;
-        return text === '' ? DONE : { value: JSON.parse(text), done: false };
+        if (text === '') {
+          // The final metadata (with usage and cost) replaces the one read at open.
+          this.#meta = null;
+          return DONE;
+        }
+        return { value: JSON.parse(text), done: false };
       },
       (err) => {
         this.#pending = null;

@@ -98,6 +98,8 @@ enum Command {
     /// Stream one answer to stdout
     #[command(override_usage = "aigw ask --message <TEXT> [OPTIONS]")]
     Ask(AskArgs),
+    /// Create embeddings for one text (model: --model or the profile's embedding_model)
+    Embed(EmbedArgs),
     /// Check a config file or flags without any network call
     ValidateConfig,
     /// Print a shell completion script
@@ -118,6 +120,13 @@ struct AskArgs {
     /// Print the route and response metadata on stderr
     #[arg(short, long)]
     verbose: bool,
+}
+
+#[derive(Args)]
+struct EmbedArgs {
+    /// The text to embed
+    #[arg(short, long, value_name = "TEXT", allow_hyphen_values = true)]
+    input: String,
 }
 
 /// Why a run stopped before its end.
@@ -349,6 +358,9 @@ fn ask(out: &mut impl Write, client: &Client, message: &str, verbose: bool) -> R
             }
         }
     }
+    if verbose {
+        note!("{}", usage_line(stream.meta()));
+    }
     if wrote_text {
         writeln!(out)?;
     }
@@ -358,6 +370,73 @@ fn ask(out: &mut impl Write, client: &Client, message: &str, verbose: bool) -> R
     if !wrote_text && calls.0.is_empty() {
         writeln!(out)?;
     }
+    Ok(())
+}
+
+/// `usage: 12 in (3 cached), 40 out, 52 total; cost: $0.000021 (catalog)` from an answer's metadata.
+fn usage_line(meta: &Value) -> String {
+    let usage = &meta["usage"];
+    let n = |field: &str| {
+        usage[field]
+            .as_u64()
+            .map_or_else(|| "?".to_string(), |v| v.to_string())
+    };
+    let mut line = format!(
+        "usage: {} in ({} cached, {} cache write), {} out ({} reasoning), {} total",
+        n("input_tokens"),
+        n("cached_input_tokens"),
+        n("cache_write_tokens"),
+        n("output_tokens"),
+        n("reasoning_tokens"),
+        n("total_tokens")
+    );
+    match (
+        meta["cost"]["usd"].as_f64(),
+        meta["cost"]["source"].as_str(),
+    ) {
+        (Some(usd), Some(source)) => line.push_str(&format!("; cost: ${usd:.6} ({source})")),
+        _ => line.push_str("; cost: unknown (no price for this model)"),
+    }
+    line
+}
+
+/// Embeds one text: the JSON answer with `--json`, else a summary line per vector.
+fn embed(
+    out: &mut impl Write,
+    client: &Client,
+    input: &str,
+    model: Option<&str>,
+    json_out: bool,
+) -> Result<(), Failure> {
+    let mut request = json!({ "input": input });
+    if let Some(model) = model {
+        request["model"] = Value::String(model.to_string());
+    }
+    let answer = client.embeddings(request, &RequestOptions::default())?;
+    if json_out {
+        write_json(out, &answer)?;
+        return Ok(());
+    }
+    for item in answer["data"].as_array().into_iter().flatten() {
+        let vector = item["embedding"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let head: Vec<String> = vector.iter().take(4).map(Value::to_string).collect();
+        writeln!(
+            out,
+            "embedding {}: {} dimensions [{}{}]",
+            item["index"],
+            vector.len(),
+            head.join(", "),
+            if vector.len() > 4 { ", …" } else { "" }
+        )?;
+    }
+    note!(
+        "model: {}; {}",
+        answer["aigw"]["model"].as_str().unwrap_or("-"),
+        usage_line(&answer["aigw"])
+    );
     Ok(())
 }
 
@@ -410,6 +489,10 @@ fn run(cli: &Cli, out: &mut impl Write) -> Result<ExitCode, Failure> {
                 .as_deref()
                 .ok_or_else(|| Error::invalid_argument("ask needs --message TEXT"))?;
             ask(out, &client()?.1, message, a.verbose)?;
+        }
+        Command::Embed(a) => {
+            let model = cli.profile.model.as_deref();
+            embed(out, &client()?.1, &a.input, model, cli.json)?
         }
         Command::ValidateConfig => {
             let (id, client) = client()?;

@@ -6,32 +6,83 @@ use serde_json::{Map, Value};
 
 use crate::error::{Attempt, Error, ErrorCode, Result};
 use crate::transport::header;
+use crate::usage::{cost_json, Price, PriceSource, Usage};
 
-/// A successful chat body as text with the `"aigw"` metadata spliced in before its last `}`.
-/// Bodies that are not plainly a chat completion (errors, odd shapes, an existing `"aigw"` key,
-/// nesting deeper than the tree parser accepts) take the general path, so every language gets
-/// the same answer or the same error.
-pub(crate) fn spliced_text(
-    raw: &[u8],
-    meta: Value,
-    url: &str,
-    attempts: &[Attempt],
-) -> Result<String> {
+/// Which answer a body must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expected {
+    /// A chat completion: a `choices` list.
+    Chat,
+    /// An embeddings answer: a `data` list.
+    Embeddings,
+}
+
+impl Expected {
+    fn list(self) -> &'static str {
+        match self {
+            Expected::Chat => "choices",
+            Expected::Embeddings => "data",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Expected::Chat => "chat",
+            Expected::Embeddings => "embeddings",
+        }
+    }
+}
+
+/// What a successful answer gets besides its body: the metadata so far, where it came from,
+/// the attempts, the model's price, and the shape it must have.
+pub(crate) struct Finish<'a> {
+    pub meta: Value,
+    pub url: &'a str,
+    pub attempts: &'a [Attempt],
+    pub price: Option<(Price, PriceSource)>,
+    pub expected: Expected,
+}
+
+impl Finish<'_> {
+    /// The metadata with `usage` (normalised from the body's) and `cost`.
+    fn meta_with_usage(&self, usage: Option<&Value>) -> Value {
+        let usage = Usage::from_upstream(usage);
+        let mut meta = self.meta.clone();
+        if let Value::Object(map) = &mut meta {
+            map.insert("usage".to_string(), usage.to_json());
+            map.insert("cost".to_string(), cost_json(&usage, self.price));
+        }
+        meta
+    }
+}
+
+/// A successful body as text with the `"aigw"` metadata spliced in before its last `}`.
+/// Bodies that are not plainly the expected answer (errors, odd shapes, an existing `"aigw"`
+/// key, nesting deeper than the tree parser accepts) take the general path, so every language
+/// gets the same answer or the same error.
+pub(crate) fn spliced_text(raw: &[u8], finish: Finish<'_>) -> Result<String> {
     #[derive(serde::Deserialize)]
     struct Shape {
         choices: Option<Vec<serde::de::IgnoredAny>>,
+        data: Option<Vec<serde::de::IgnoredAny>>,
+        usage: Option<Value>,
     }
     let text = std::str::from_utf8(raw).ok();
-    let spliceable = text.filter(|t| {
-        t.trim_end().ends_with('}')
-            && !t.contains("\"aigw\"")
-            && json_depth_within(t.as_bytes(), MAX_JSON_DEPTH)
-            && serde_json::from_str::<Shape>(t).is_ok_and(|shape| shape.choices.is_some())
-    });
-    match spliceable {
-        Some(t) => {
+    let shape = text
+        .filter(|t| {
+            t.trim_end().ends_with('}')
+                && !t.contains("\"aigw\"")
+                && json_depth_within(t.as_bytes(), MAX_JSON_DEPTH)
+        })
+        .and_then(|t| serde_json::from_str::<Shape>(t).ok())
+        .filter(|shape| match finish.expected {
+            Expected::Chat => shape.choices.is_some(),
+            Expected::Embeddings => shape.data.is_some(),
+        });
+    match (text, shape) {
+        (Some(t), Some(shape)) => {
             let body = t.trim_end();
-            let meta = meta.to_string();
+            let meta = finish.meta_with_usage(shape.usage.as_ref()).to_string();
             let mut out = String::with_capacity(body.len() + meta.len() + 10);
             out.push_str(&body[..body.len() - 1]);
             out.push_str(",\"aigw\":");
@@ -39,7 +90,7 @@ pub(crate) fn spliced_text(
             out.push('}');
             Ok(out)
         }
-        None => tree_with_meta(raw, meta, url, attempts).map(|v| v.to_string()),
+        _ => tree_with_meta(raw, finish).map(|v| v.to_string()),
     }
 }
 
@@ -75,20 +126,17 @@ fn json_depth_within(json: &[u8], max: usize) -> bool {
     true
 }
 
-/// Parses a successful chat body, checks its shape and adds the `"aigw"` metadata.
-pub(crate) fn tree_with_meta(
-    raw: &[u8],
-    meta: Value,
-    url: &str,
-    attempts: &[Attempt],
-) -> Result<Value> {
+/// Parses a successful body, checks its shape and adds the `"aigw"` metadata.
+pub(crate) fn tree_with_meta(raw: &[u8], finish: Finish<'_>) -> Result<Value> {
+    let (url, what) = (finish.url, finish.expected.what());
     let mut value: Value = serde_json::from_slice(raw).map_err(|e| {
         with_attempts(
-            Error::protocol(format!("chat response from {url} is not valid JSON: {e}")),
-            attempts,
+            Error::protocol(format!("{what} response from {url} is not valid JSON: {e}")),
+            finish.attempts,
         )
     })?;
-    check_chat_shape(&value, url).map_err(|e| with_attempts(e, attempts))?;
+    check_shape(&value, url, finish.expected).map_err(|e| with_attempts(e, finish.attempts))?;
+    let meta = finish.meta_with_usage(value.get("usage"));
     if let Value::Object(map) = &mut value {
         map.insert("aigw".to_string(), meta);
     }
@@ -100,14 +148,16 @@ pub(crate) fn with_attempts(mut e: Error, attempts: &[Attempt]) -> Error {
     e
 }
 
-/// A 200 chat answer must at least be an object with `choices` (or an `error` we surface).
-fn check_chat_shape(value: &Value, url: &str) -> Result<()> {
+/// A 200 answer must at least be an object with its list (`choices`, `data`), or an `error`
+/// we surface.
+fn check_shape(value: &Value, url: &str, expected: Expected) -> Result<()> {
+    let what = expected.what();
     let Value::Object(map) = value else {
         return Err(Error::protocol(format!(
-            "chat response from {url} is not a JSON object"
+            "{what} response from {url} is not a JSON object"
         )));
     };
-    if map.get("choices").is_some_and(Value::is_array) {
+    if map.get(expected.list()).is_some_and(Value::is_array) {
         return Ok(());
     }
     if map.contains_key("error") || map.contains_key("errors") {
@@ -122,9 +172,15 @@ fn check_chat_shape(value: &Value, url: &str) -> Result<()> {
         err.provider_code = parsed.code;
         return Err(err);
     }
-    Err(Error::protocol(format!(
-        "chat response from {url} is not a chat completion (no `choices` list)"
-    )))
+    let list = expected.list();
+    Err(Error::protocol(match expected {
+        Expected::Chat => {
+            format!("chat response from {url} is not a chat completion (no `{list}` list)")
+        }
+        Expected::Embeddings => {
+            format!("embeddings response from {url} is not an embeddings answer (no `{list}` list)")
+        }
+    }))
 }
 
 /// The `"aigw"` metadata object (docs/contract.md §6).

@@ -98,6 +98,12 @@ impl CatalogCache {
         }
     }
 
+    /// The last fetched entries, however old (prices for `aigw.cost`; never a reason to fetch).
+    pub fn latest(&self) -> Option<Arc<Vec<Value>>> {
+        let slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref().map(|(_, models)| models.clone())
+    }
+
     /// Stores a freshly fetched catalog (shared, not copied, by later readers).
     pub fn store(&self, models: Arc<Vec<Value>>) {
         let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());

@@ -3,7 +3,7 @@
 //! Building a client does no network I/O.
 
 use std::path::Path;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,19 +11,21 @@ use serde_json::Value;
 
 use crate::agent::AgentCell;
 use crate::answer;
+use crate::answer::{Expected, Finish};
 use crate::auth::{resolve_credentials, Credentials};
 use crate::cancel::CancelToken;
 use crate::catalog::{parse_models, CatalogCache};
 use crate::error::{Attempt, Error, ErrorCode, Result};
 use crate::profile::{ConfigFile, Profile};
 use crate::registry::{resolve_kind, ProtocolFamily, ProviderKind};
-use crate::request::{ChatBody, RequestOptions};
+use crate::request::{ChatBody, EmbeddingsBody, RequestOptions};
 use crate::retry::{self, KeyCursor, Outcome, RetryPolicy};
 use crate::route::{resolve_route, Route};
 use crate::scrub::Scrubber;
 use crate::secret::{is_sensitive_header, Env};
 use crate::stream::ChatStream;
 use crate::transport::{self, Deadline, Outgoing};
+use crate::usage::{price_for, Price, PriceSource};
 
 pub use crate::catalog::LIST_MODELS_RECOVERY;
 
@@ -60,14 +62,28 @@ struct CallContext<'a> {
 struct Opened {
     response: ureq::http::Response<ureq::Body>,
     model: String,
+    url: String,
     attempts: Vec<Attempt>,
+}
+
+/// Whether a failure is an upstream refusing the `stream_options` field aigw added.
+fn refuses_stream_options(error: &Error) -> bool {
+    error.http_status == Some(400) && error.message.contains("stream_options")
 }
 
 /// A successful non-streaming answer: its raw body and metadata.
 struct RawAnswer {
     raw: Vec<u8>,
     meta: Value,
+    model: String,
     attempts: Vec<Attempt>,
+}
+
+/// What is being sent: the chat or the embeddings endpoint.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Chat { stream: bool },
+    Embeddings,
 }
 
 pub(crate) struct Inner {
@@ -87,6 +103,8 @@ pub(crate) struct Inner {
     pub(crate) gateway_headers: Result<Vec<(&'static str, String)>>,
     /// Pool index to start from: moves forward when a key is refused.
     pub(crate) key_cursor: AtomicUsize,
+    /// Cleared once an upstream refused `stream_options`; streams stop asking for usage then.
+    stream_usage: AtomicBool,
 }
 
 /// An aigw client. Cheap to clone (shared state behind an `Arc`).
@@ -182,6 +200,7 @@ impl Client {
                 base_headers,
                 gateway_headers,
                 key_cursor: AtomicUsize::new(0),
+                stream_usage: AtomicBool::new(true),
             }),
         })
     }
@@ -436,12 +455,11 @@ impl Client {
     }
 
     /// Sends a chat request (OpenAI JSON, passed through untouched but for `model`) and returns
-    /// the upstream body with an added `"aigw"` metadata key (docs/contract.md §6).
+    /// the upstream body with an added `"aigw"` metadata key (docs/contract.md §6, §14).
     pub fn chat(&self, request: Value, options: &RequestOptions) -> Result<Value> {
-        let url = self.inner.route.request_endpoint.as_str();
         let answer = self
-            .chat_raw(request, options)
-            .and_then(|a| answer::tree_with_meta(&a.raw, a.meta, url, &a.attempts));
+            .send_whole(request, options, Endpoint::Chat { stream: false })
+            .and_then(|a| answer::tree_with_meta(&a.raw, self.finish(&a, Expected::Chat)));
         self.scrubbed(answer, options)
     }
 
@@ -449,23 +467,78 @@ impl Client {
     /// is validated without being rebuilt and the `"aigw"` key is spliced in, saving a parse
     /// into a tree and a re-serialization per request. Same checks, same result.
     pub fn chat_text(&self, request: Value, options: &RequestOptions) -> Result<String> {
-        let url = self.inner.route.request_endpoint.as_str();
         let answer = self
-            .chat_raw(request, options)
-            .and_then(|a| answer::spliced_text(&a.raw, a.meta, url, &a.attempts));
+            .send_whole(request, options, Endpoint::Chat { stream: false })
+            .and_then(|a| answer::spliced_text(&a.raw, self.finish(&a, Expected::Chat)));
         self.scrubbed(answer, options)
     }
 
-    /// Sends a non-streaming chat and reads its whole body.
-    fn chat_raw(&self, request: Value, options: &RequestOptions) -> Result<RawAnswer> {
+    /// Creates embeddings (OpenAI JSON: `{ "input": …, "model"?: … }`, passed through) and
+    /// returns the upstream body with the `"aigw"` metadata (docs/contract.md §14). The model
+    /// is the request's, else the profile's `embedding_model`.
+    pub fn embeddings(&self, request: Value, options: &RequestOptions) -> Result<Value> {
+        let answer = self
+            .send_whole(request, options, Endpoint::Embeddings)
+            .and_then(|a| answer::tree_with_meta(&a.raw, self.finish(&a, Expected::Embeddings)));
+        self.scrubbed(answer, options)
+    }
+
+    /// [`Client::embeddings`] as JSON text (spliced like [`Client::chat_text`]).
+    pub fn embeddings_text(&self, request: Value, options: &RequestOptions) -> Result<String> {
+        let answer = self
+            .send_whole(request, options, Endpoint::Embeddings)
+            .and_then(|a| answer::spliced_text(&a.raw, self.finish(&a, Expected::Embeddings)));
+        self.scrubbed(answer, options)
+    }
+
+    /// The price of `model` for `aigw.cost`: the profile's table, else the last fetched
+    /// catalog's entry (a call never fetches the catalog for a price).
+    fn price(&self, model: &str) -> Option<(Price, PriceSource)> {
+        let catalog = self.inner.catalog.latest();
+        price_for(
+            &self.inner.profile.prices,
+            catalog.as_deref().map(Vec::as_slice),
+            model,
+        )
+    }
+
+    fn finish<'a>(&'a self, a: &'a RawAnswer, expected: Expected) -> Finish<'a> {
+        Finish {
+            meta: a.meta.clone(),
+            url: match expected {
+                Expected::Chat => &self.inner.route.request_endpoint,
+                Expected::Embeddings => self
+                    .inner
+                    .route
+                    .embeddings_endpoint
+                    .as_deref()
+                    .unwrap_or(""),
+            },
+            attempts: &a.attempts,
+            price: self.price(&a.model),
+            expected,
+        }
+    }
+
+    /// Sends a non-streaming call and reads its whole body.
+    fn send_whole(
+        &self,
+        request: Value,
+        options: &RequestOptions,
+        endpoint: Endpoint,
+    ) -> Result<RawAnswer> {
         let deadline = Deadline::Whole(self.request_deadline(options));
-        let url = self.inner.route.request_endpoint.as_str();
-        let mut opened =
-            self.open_chat(request, false, options, deadline, options.cancel.as_ref())?;
+        let mut opened = self.open(
+            request,
+            endpoint,
+            options,
+            deadline,
+            options.cancel.as_ref(),
+        )?;
         let raw = transport::read_body(
             opened.response.body_mut(),
             self.inner.profile.max_response_bytes,
-            url,
+            &opened.url,
             deadline,
         )
         .map_err(|e| answer::with_attempts(e, &opened.attempts))?;
@@ -478,19 +551,23 @@ impl Client {
         Ok(RawAnswer {
             raw,
             meta,
+            model: opened.model,
             attempts: opened.attempts,
         })
     }
 
     /// Opens a streaming chat (`stream: true`). Retries happen only before the stream is
-    /// returned; once it is, no event is ever replayed.
+    /// returned; once it is, no event is ever replayed. Usage is asked for
+    /// (`stream_options.include_usage`) unless the caller set `stream_options`; its meta gets
+    /// `usage` and `cost` once the stream ended.
     pub fn chat_stream(&self, request: Value, options: &RequestOptions) -> Result<ChatStream> {
         let deadline = Deadline::Stream {
             headers: self.request_deadline(options),
             idle: Duration::from_millis(self.inner.profile.stream_idle_timeout_ms),
         };
         let cancel = options.cancel.clone().unwrap_or_default();
-        let opened = self.open_chat(request, true, options, deadline, Some(&cancel));
+        let endpoint = Endpoint::Chat { stream: true };
+        let opened = self.open(request, endpoint, options, deadline, Some(&cancel));
         let opened = self.scrubbed(opened, options)?;
         let meta = answer::response_meta(
             opened.response.status().as_u16(),
@@ -498,45 +575,70 @@ impl Client {
             &opened.model,
             &opened.attempts,
         );
+        let price = self.price(&opened.model);
         let gateway = self.gateway_headers(options).unwrap_or_default();
         Ok(ChatStream::open(
             opened.response,
             meta,
-            self.inner.route.request_endpoint.clone(),
+            opened.url,
             deadline,
             self.inner.profile.max_response_bytes,
             cancel,
             self.call_scrubber(options, &gateway).into_owned(),
-        ))
+        )
+        .with_price(price))
     }
 
-    /// Checks the call once, then sends the chat to each candidate model in turn, with
-    /// retries, moving on only after a model-shaped error (docs/contract.md §5).
-    fn open_chat(
+    /// Checks the call once, then sends it to each candidate model in turn, with retries,
+    /// moving on only after a model-shaped error (docs/contract.md §5).
+    fn open(
         &self,
         request: Value,
-        stream: bool,
+        endpoint: Endpoint,
         options: &RequestOptions,
         deadline: Deadline,
         cancel: Option<&CancelToken>,
     ) -> Result<Opened> {
         let ctx = self.context(Purpose::Chat, options)?;
-        let ChatBody { mut body, model } = ChatBody::parse(request, stream)?;
-        let candidates = self.select_models(model.as_deref())?;
+        let (mut body, candidates, url) = match endpoint {
+            Endpoint::Chat { stream } => {
+                let ChatBody { body, model } = ChatBody::parse(request, stream)?;
+                let url = self.inner.route.request_endpoint.clone();
+                (body, self.select_models(model.as_deref())?, url)
+            }
+            Endpoint::Embeddings => {
+                let EmbeddingsBody { body, model } = EmbeddingsBody::parse(request)?;
+                (
+                    body,
+                    vec![self.embedding_model(model)?],
+                    self.embeddings_url()?,
+                )
+            }
+        };
+        let stream = endpoint == Endpoint::Chat { stream: true };
+        let mut asked_usage = stream
+            && !body.contains_key("stream_options")
+            && self.inner.stream_usage.load(Ordering::Relaxed);
+        if asked_usage {
+            body.insert(
+                "stream_options".to_string(),
+                serde_json::json!({ "include_usage": true }),
+            );
+        }
         let accept = if stream {
             "text/event-stream"
         } else {
             "application/json"
         };
-        let url = self.inner.route.request_endpoint.as_str();
         let mut attempts = Vec::new();
         let mut last_err = None;
-        for (i, model) in candidates.iter().enumerate() {
+        let mut i = 0;
+        while let Some(model) = candidates.get(i) {
             body.insert("model".to_string(), Value::String(model.clone()));
             let bytes = serde_json::to_vec(&body)
                 .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))?;
             let call = Call {
-                url,
+                url: &url,
                 body: Some(&bytes),
                 model,
                 deadline,
@@ -548,8 +650,16 @@ impl Client {
                     return Ok(Opened {
                         response,
                         model: model.clone(),
+                        url,
                         attempts,
                     })
+                }
+                Outcome::Failed { error, .. } if asked_usage && refuses_stream_options(&error) => {
+                    // An upstream that does not know `stream_options`: ask once more without
+                    // it, and never again from this client.
+                    self.inner.stream_usage.store(false, Ordering::Relaxed);
+                    body.remove("stream_options");
+                    asked_usage = false;
                 }
                 Outcome::Failed {
                     error,
@@ -559,11 +669,36 @@ impl Client {
                     if !(model_shaped && i + 1 < candidates.len()) {
                         break;
                     }
+                    i += 1;
                 }
             }
         }
         Err(last_err
             .unwrap_or_else(|| Error::new(ErrorCode::ModelSelection, "no candidate model to try")))
+    }
+
+    /// The embeddings model: the request's, else the profile's `embedding_model`.
+    fn embedding_model(&self, requested: Option<String>) -> Result<String> {
+        requested
+            .or_else(|| self.inner.profile.embedding_model.clone())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::ModelSelection,
+                    "embeddings need a model: set the request's `model` or provider.embedding_model",
+                )
+            })
+    }
+
+    fn embeddings_url(&self) -> Result<String> {
+        self.inner.route.embeddings_endpoint.clone().ok_or_else(|| {
+            Error::new(
+                ErrorCode::Unsupported,
+                format!(
+                    "{} has no embeddings endpoint here: aigw derives it from a chat URL ending in /chat/completions (provider.endpoint is {})",
+                    self.inner.kind.id, self.inner.route.request_endpoint
+                ),
+            )
+        })
     }
 }
 

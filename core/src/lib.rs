@@ -30,6 +30,7 @@ pub mod secret;
 pub mod sse;
 pub mod stream;
 pub mod transport;
+pub mod usage;
 
 pub use auth::{Env, Secret, SecretRef};
 pub use cancel::CancelToken;

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::fields::Fields;
 use crate::gateway::GatewayOptions;
 use crate::secret::{Headers, SecretRef};
+use crate::usage::Prices;
 
 /// Inclusive bounds and default of one numeric profile field.
 #[derive(Debug, Clone, Copy)]
@@ -71,7 +72,7 @@ numeric_fields! {
 }
 
 /// Every field a profile accepts, in documentation order.
-pub const PROFILE_FIELDS: [&str; 22] = [
+pub const PROFILE_FIELDS: [&str; 24] = [
     "kind",
     "base_url",
     "account_id",
@@ -80,6 +81,7 @@ pub const PROFILE_FIELDS: [&str; 22] = [
     "models_endpoint",
     "model",
     "preferred_models",
+    "embedding_model",
     "api_key",
     "api_key_env",
     "headers",
@@ -93,6 +95,7 @@ pub const PROFILE_FIELDS: [&str; 22] = [
     "model_catalog_cache_ttl_ms",
     "model_catalog_stale_if_error_ms",
     "max_response_bytes",
+    "prices",
     "gateway",
 ];
 
@@ -117,6 +120,8 @@ pub struct Profile {
     pub model: Option<String>,
     /// Ordered fallback models, used with `auto`.
     pub preferred_models: Vec<String>,
+    /// Model for embeddings when the request names none.
+    pub embedding_model: Option<String>,
     /// Secret reference for the key (pool).
     pub api_key: Option<SecretRef>,
     /// Name of an env var to read the key from.
@@ -143,6 +148,8 @@ pub struct Profile {
     pub model_catalog_stale_if_error_ms: u64,
     /// Largest response body accepted.
     pub max_response_bytes: u64,
+    /// Prices per model (USD per million tokens); they win over the catalog's.
+    pub prices: Prices,
     /// Cloudflare AI Gateway options.
     pub gateway: GatewayOptions,
 }
@@ -159,6 +166,7 @@ impl Profile {
             models_endpoint: None,
             model: None,
             preferred_models: Vec::new(),
+            embedding_model: None,
             api_key: None,
             api_key_env: None,
             headers: Headers::default(),
@@ -172,6 +180,7 @@ impl Profile {
             model_catalog_cache_ttl_ms: 0,
             model_catalog_stale_if_error_ms: 0,
             max_response_bytes: 0,
+            prices: Prices::default(),
             gateway: GatewayOptions::default(),
         };
         for (slot, b) in p.numeric_mut().into_iter().zip(BOUNDS) {
@@ -205,6 +214,10 @@ impl Profile {
             .filter(|s| !s.trim().is_empty());
         p.model = f.string("model")?.and_then(|m| normalize_model(&m));
         p.preferred_models = f.string_list("preferred_models")?;
+        p.embedding_model = f
+            .string("embedding_model")?
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty());
         if let Some(v) = f.take("api_key") {
             p.api_key = Some(SecretRef::from_value(v, &f.child("api_key"))?);
         }
@@ -215,6 +228,9 @@ impl Profile {
             *slot = f.u64(b.name)?.map_or(b.default, |v| b.clamp(v));
         }
         p.retry_max_backoff_ms = p.retry_max_backoff_ms.max(p.retry_initial_backoff_ms);
+        if let Some(v) = f.take("prices") {
+            p.prices = Prices::from_value(v, &f.child("prices"))?;
+        }
         if let Some(v) = f.take("gateway") {
             p.gateway = GatewayOptions::from_value(v, &f.child("gateway"))?;
         }

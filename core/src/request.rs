@@ -96,3 +96,52 @@ impl ChatBody {
         Ok(ChatBody { body, model })
     }
 }
+
+/// An embeddings request body, checked: an object with an `input`, and the model it names.
+pub struct EmbeddingsBody {
+    /// The body as the caller sent it.
+    pub body: Map<String, Value>,
+    /// The request's own `model`, when it names one.
+    pub model: Option<String>,
+}
+
+impl EmbeddingsBody {
+    /// Checks a request for [`crate::Client::embeddings`].
+    pub fn parse(request: Value) -> Result<EmbeddingsBody> {
+        let Value::Object(body) = request else {
+            return Err(Error::invalid_argument(
+                "the embeddings request must be a JSON object",
+            ));
+        };
+        match body.get("input") {
+            Some(Value::String(_)) => {}
+            Some(Value::Array(items)) if !items.is_empty() => {}
+            Some(Value::Array(_)) => {
+                return Err(Error::invalid_argument(
+                    "the embeddings request's `input` is an empty list",
+                ))
+            }
+            Some(_) => {
+                return Err(Error::invalid_argument(
+                    "the embeddings request's `input` must be a string or a list",
+                ))
+            }
+            None => {
+                return Err(Error::invalid_argument(
+                    "the embeddings request needs an `input` (a string or a list of strings)",
+                ))
+            }
+        }
+        let model = match body.get("model") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(m)) if !m.trim().is_empty() => Some(m.clone()),
+            Some(Value::String(_)) => None,
+            Some(_) => {
+                return Err(Error::invalid_argument(
+                    "the request's `model` must be a string",
+                ))
+            }
+        };
+        Ok(EmbeddingsBody { body, model })
+    }
+}

@@ -15,6 +15,9 @@ pub struct Route {
     pub request_endpoint: String,
     /// Models URL, when the kind has one.
     pub models_endpoint: Option<String>,
+    /// Embeddings URL: the chat URL with `embeddings` for `chat/completions`, for kinds of the
+    /// OpenAI protocol (`None` when the chat URL does not end that way).
+    pub embeddings_endpoint: Option<String>,
     /// Cloudflare account id parsed from the URL (gateway host or REST route).
     pub account_id: Option<String>,
     /// Cloudflare gateway name: from the gateway URL, or on the REST route the
@@ -276,6 +279,17 @@ pub fn resolve_route(profile: &Profile, kind: &ProviderKind) -> Result<Route> {
             )));
         }
     }
+    let embeddings_endpoint = match (&profile.endpoint, kind.protocol_family) {
+        (_, family) if family != crate::registry::ProtocolFamily::OpenaiChatCompletions => None,
+        (Some(url), _) => url
+            .trim()
+            .strip_suffix("/chat/completions")
+            .map(|prefix| format!("{prefix}/embeddings")),
+        (None, _) => kind
+            .chat_path
+            .strip_suffix("chat/completions")
+            .map(|prefix| join_url(&base_url, &format!("{prefix}embeddings"))),
+    };
     let uses_template = profile.endpoint.is_none() && base_url == template;
     let unresolved = (kind.requires_tenant_base_url && uses_template)
         || !placeholders(&request_endpoint).is_empty()
@@ -299,6 +313,7 @@ pub fn resolve_route(profile: &Profile, kind: &ProviderKind) -> Result<Route> {
         base_url,
         request_endpoint,
         models_endpoint,
+        embeddings_endpoint,
         account_id,
         gateway_name,
         hint,

@@ -15,6 +15,7 @@ use crate::gateway::parse_error_value;
 use crate::scrub::Scrubber;
 use crate::sse::{SseDecoder, SseEvent};
 use crate::transport::{self, Deadline, Phase};
+use crate::usage::{cost_json, Price, PriceSource, Usage};
 
 /// One streamed item: the JSON text as received and its parsed value.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +49,12 @@ pub struct ChatStream {
     saw_finish: bool,
     done: bool,
     buf: Vec<u8>,
+    /// The last `usage` an event carried (the usage-only final chunk, usually).
+    usage: Option<Value>,
+    /// The model's price, for `cost` at the end.
+    price: Option<(Price, PriceSource)>,
+    /// Set once `usage` and `cost` are in the metadata.
+    usage_settled: bool,
 }
 
 impl std::fmt::Debug for ChatStream {
@@ -90,10 +97,40 @@ impl ChatStream {
             saw_finish: false,
             done: false,
             buf: vec![0u8; 16 * 1024],
+            usage: None,
+            price: None,
+            usage_settled: false,
         }
     }
 
-    /// The response metadata (status, model, request id, Cloudflare log id, attempts…).
+    /// Sets the model's price, used for `cost` when the stream ends.
+    pub(crate) fn with_price(mut self, price: Option<(Price, PriceSource)>) -> ChatStream {
+        self.price = price;
+        self
+    }
+
+    /// Puts `usage` (normalised) and `cost` into the metadata once the stream ended properly.
+    fn settle_usage(&mut self) {
+        if self.usage_settled {
+            return;
+        }
+        self.usage_settled = true;
+        let usage = Usage::from_upstream(self.usage.as_ref());
+        if let Value::Object(meta) = &mut self.meta {
+            meta.insert("usage".to_string(), usage.to_json());
+            meta.insert("cost".to_string(), cost_json(&usage, self.price));
+        }
+    }
+
+    /// Remembers the usage a chunk carries.
+    fn note_usage(&mut self, value: &Value) {
+        if let Some(usage) = value.get("usage").filter(|u| u.is_object()) {
+            self.usage = Some(usage.clone());
+        }
+    }
+
+    /// The response metadata (status, model, request id, Cloudflare log id, attempts…; `usage`
+    /// and `cost` once the stream ended).
     pub fn meta(&self) -> &Value {
         &self.meta
     }
@@ -118,12 +155,23 @@ impl ChatStream {
             return Err(cancelled_error("stream"));
         }
         if self.done {
+            self.settle_usage();
             return Ok(None);
         }
-        self.advance().map_err(|e| {
-            self.close();
-            self.scrubber.scrub_error(e)
-        })
+        match self.advance() {
+            Ok(None) => {
+                self.settle_usage();
+                Ok(None)
+            }
+            Ok(Some(chunk)) => {
+                self.note_usage(&chunk.value);
+                Ok(Some(chunk))
+            }
+            Err(e) => {
+                self.close();
+                Err(self.scrubber.scrub_error(e))
+            }
+        }
     }
 
     fn advance(&mut self) -> Result<Option<StreamChunk>> {

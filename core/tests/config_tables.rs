@@ -49,10 +49,12 @@ fn profile_sample() -> Map<String, Value> {
         "models_endpoint": "https://gateway.ai.cloudflare.com/v1/0123456789abcdef0123456789abcdef/gw/compat/models",
         "model": "openai/gpt-4o-mini",
         "preferred_models": ["openai/gpt-4o"],
+        "embedding_model": "openai/text-embedding-3-small",
         "api_key": "table-test-key-1",
         "api_key_env": "TABLE_TEST_KEY",
         "headers": { "x-team": "a" },
         "allow_http": false,
+        "prices": { "openai/gpt-4o-mini": { "input_per_mtok": 0.15, "output_per_mtok": 0.6 } },
     });
     let map = sample.as_object_mut().unwrap();
     for b in BOUNDS {

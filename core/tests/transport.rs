@@ -311,7 +311,13 @@ fn reassemble(c: &Client, options: &RequestOptions) -> aigw_core::Result<(String
     let mut text = String::new();
     let mut chunks = 0;
     while let Some(chunk) = stream.next_chunk()? {
-        chunks += 1;
+        // The usage-only chunk at the end (aigw asks for usage) carries no choices.
+        if chunk.value["choices"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+        {
+            chunks += 1;
+        }
         if let Some(t) = chunk.value["choices"][0]["delta"]["content"].as_str() {
             text.push_str(t);
         }

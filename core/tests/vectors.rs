@@ -307,3 +307,81 @@ fn doctor_lints_and_probes_as_the_vectors_say() {
         }
     }
 }
+
+fn usage_client(m: &aigw_mock::MockGateway, extra: &Value) -> Client {
+    let mut profile = serde_json::json!({ "kind": "cloudflare",
+        "base_url": m.base_url("0123456789abcdef0123456789abcdef", "gw"),
+        "api_key": "usage-vector-key" });
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        profile[k] = v.clone();
+    }
+    Client::with_env(
+        Profile::from_value(&profile, "provider").unwrap(),
+        Env::from_map(HashMap::new()),
+    )
+    .unwrap()
+}
+
+fn usage_fault(usage: &Value) -> aigw_core::RequestOptions {
+    aigw_core::RequestOptions::from_value(
+        &serde_json::json!({ "headers": { "x-mock-fault": format!("usage={usage}") } }),
+    )
+    .unwrap()
+}
+
+fn assert_cost(got: &Value, want: &Value, name: &Value) {
+    if want.is_null() {
+        assert!(got.is_null(), "{name}: {got}");
+        return;
+    }
+    assert_eq!(got["source"], want["source"], "{name}");
+    let (g, w) = (got["usd"].as_f64().unwrap(), want["usd"].as_f64().unwrap());
+    assert!((g - w).abs() < 1e-9, "{name}: {g} vs {w}");
+}
+
+#[test]
+fn usage_is_normalised_as_the_vectors_say_in_answers_and_streams() {
+    let v = vectors("usage.json");
+    let m = aigw_mock::MockGateway::start(aigw_mock::MockConfig::default()).unwrap();
+    let c = usage_client(&m, &serde_json::json!({ "model": "openai/gpt-4o-mini" }));
+    let ask = || serde_json::json!({ "messages": [{ "role": "user", "content": "hi" }] });
+    for case in v["normalisation"].as_array().unwrap() {
+        let options = usage_fault(&case["usage"]);
+        let answer = c.chat(ask(), &options).unwrap();
+        assert_eq!(answer["aigw"]["usage"], case["expect"], "{}", case["name"]);
+        let text: Value = serde_json::from_str(&c.chat_text(ask(), &options).unwrap()).unwrap();
+        assert_eq!(
+            text["aigw"]["usage"], case["expect"],
+            "{} (text)",
+            case["name"]
+        );
+        let mut stream = c.chat_stream(ask(), &options).unwrap();
+        let mut last = Value::Null;
+        while let Some(chunk) = stream.next_chunk().unwrap() {
+            last = chunk.value;
+        }
+        assert_eq!(
+            last["choices"],
+            serde_json::json!([]),
+            "the usage chunk is yielded"
+        );
+        assert_eq!(
+            stream.meta()["usage"],
+            case["expect"],
+            "{} (stream)",
+            case["name"]
+        );
+    }
+}
+
+#[test]
+fn cost_comes_from_the_profile_or_the_catalog_as_the_vectors_say() {
+    let v = vectors("usage.json");
+    let m = aigw_mock::MockGateway::start(aigw_mock::MockConfig::default()).unwrap();
+    for case in v["cost"].as_array().unwrap() {
+        let c = usage_client(&m, &case["profile"]);
+        let ask = serde_json::json!({ "messages": [{ "role": "user", "content": "hi" }] });
+        let answer = c.chat(ask, &usage_fault(&case["usage"])).unwrap();
+        assert_cost(&answer["aigw"]["cost"], &case["expect"], &case["name"]);
+    }
+}

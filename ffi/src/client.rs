@@ -214,6 +214,73 @@ pub unsafe extern "C" fn aigw_client_chat(
     response_json: *mut *mut c_char,
     err: *mut *mut aigw_error,
 ) -> aigw_status {
+    // SAFETY: `request_call`'s contract is this function's, as its comment states: `client` NULL
+    // or a live client ("Ownership"), `request_json` NULL or a NUL-terminated string and
+    // `options_json` NULL or one ("Arguments"), `response_json` writable ("Out-params"), `err`
+    // NULL or writable ("Errors").
+    unsafe {
+        request_call(
+            client,
+            request_json,
+            options_json,
+            response_json,
+            err,
+            |c, r, o| c.chat_text(r, o),
+        )
+    }
+}
+
+/// Creates embeddings and waits for the answer (docs/contract.md section 14).
+///
+/// `request_json` is an OpenAI embeddings request object (`{"input": "text" or [...], "model":
+/// ...}`), passed through untouched except that `model` is filled in from the profile's
+/// `embedding_model` when absent (neither: `AIGW_STATUS_MODEL_SELECTION`). `options_json` is as
+/// for `aigw_client_chat`. POSTs to the route's `.../embeddings`.
+///
+/// Blocking network I/O, with retries per the profile. On `AIGW_STATUS_OK`, `*response_json`
+/// receives the upstream answer plus an `"aigw"` metadata object (with `usage` and `cost`), an
+/// owned string to free with `aigw_string_free`. `client`, `request_json` and `response_json`
+/// must not be NULL; `options_json` and `err` may be NULL. Strings are borrowed for the call.
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aigw_client_embeddings(
+    client: *const aigw_client,
+    request_json: *const c_char,
+    options_json: *const c_char,
+    response_json: *mut *mut c_char,
+    err: *mut *mut aigw_error,
+) -> aigw_status {
+    // SAFETY: as in `aigw_client_chat`: this function's comment states the same contract.
+    unsafe {
+        request_call(
+            client,
+            request_json,
+            options_json,
+            response_json,
+            err,
+            |c, r, o| c.embeddings_text(r, o),
+        )
+    }
+}
+
+/// One request (chat or embeddings) answered as JSON text into `*response_json`.
+///
+/// # Safety
+/// `client` is NULL or a live client; `request_json` and `options_json` are NULL or
+/// NUL-terminated strings valid for the call; `response_json` is NULL or writable for a
+/// `char *`; `err` is NULL or writable for an `aigw_error *`.
+unsafe fn request_call(
+    client: *const aigw_client,
+    request_json: *const c_char,
+    options_json: *const c_char,
+    response_json: *mut *mut c_char,
+    err: *mut *mut aigw_error,
+    send: impl FnOnce(
+        &aigw_core::Client,
+        Value,
+        &aigw_core::RequestOptions,
+    ) -> aigw_core::Result<String>,
+) -> aigw_status {
     boundary::call(err, || {
         // SAFETY: `object` turns NULL into INVALID_ARGUMENT; otherwise, by the "Ownership"
         // convention, `client` is a client aigw returned that has not been freed (and "Thread
@@ -222,14 +289,13 @@ pub unsafe extern "C" fn aigw_client_chat(
         // SAFETY: `input_str` turns NULL into INVALID_ARGUMENT; otherwise `request_json` is a
         // NUL-terminated string borrowed for the call (the header's "Arguments" convention).
         let request_json = unsafe { input_str(request_json, "request_json") }?;
-        // SAFETY: `options_json` may be NULL (absent, per this function's comment); otherwise it is
+        // SAFETY: `options_json` may be NULL (absent, per the callers' comments); otherwise it is
         // a NUL-terminated string borrowed for the call (the header's "Arguments" convention).
         let options_json = unsafe { optional_str(options_json, "options_json") }?;
         let response_json = out(response_json, "response_json")?;
         let request = parse_request(request_json)?;
         let options = parse_options(options_json)?;
-        let answer = client.client.chat_text(request, &options)?;
-        let answer = owned_string(answer)?;
+        let answer = owned_string(send(&client.client, request, &options)?)?;
         // SAFETY: `response_json` is a non-NULL `char **` out-param (checked by `out`),
         // writable for a `char *` by the header's "Out-params" convention.
         unsafe { response_json.write(answer) };

@@ -2,11 +2,13 @@
 //! misbehaviours one response should show. Faults are chosen per request so that tests sharing a
 //! mock stay independent; a typo in a directive is an error, not a silently healthy answer.
 
-/// Which route a directive applies to: unprefixed directives target chat, `models:` the catalog.
+/// Which route a directive applies to: unprefixed directives target chat (and embeddings),
+/// `models:` the catalog.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Route {
     Chat,
     Models,
+    Embeddings,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -71,6 +73,10 @@ pub(crate) struct Faults {
     pub content: Option<String>,
     /// Answer with one tool call `(name, arguments)` instead of text.
     pub tool_call: Option<(String, String)>,
+    /// The `usage` object of the answer (and of a stream's usage chunk), as given.
+    pub usage: Option<serde_json::Value>,
+    /// Refuse a request carrying `stream_options` with 400, as some OpenAI-compatible upstreams do.
+    pub reject_stream_options: bool,
     pub content_len: Option<usize>,
 
     /// Quote the credentials the request carried in error bodies and error frames, as OpenAI's
@@ -116,8 +122,10 @@ impl Faults {
                 Some((n, v)) => (n.trim(), Some(v)),
                 None => (directive, None),
             };
-            // tag/times gate a request whichever route it hits.
-            let target = if scope == route || name == "tag" || name == "times" {
+            // tag/times gate a request whichever route it hits; unprefixed directives apply to
+            // embeddings as to chat.
+            let applies = scope == route || (scope == Route::Chat && route == Route::Embeddings);
+            let target = if applies || name == "tag" || name == "times" {
                 &mut faults
             } else {
                 &mut other_route
@@ -216,6 +224,13 @@ impl Faults {
                     "spending_limit" => flag(&mut self.spending_limit)?,
                     "policy_denied" => flag(&mut self.policy_denied)?,
                     "no_request_id" => flag(&mut self.no_request_id)?,
+                    "usage" => {
+                        let text = percent_decode(text()?);
+                        let value: serde_json::Value = serde_json::from_str(&text)
+                            .map_err(|e| format!("mock fault `usage` is not JSON: {e}"))?;
+                        self.usage = Some(value);
+                    }
+                    "reject_stream_options" => flag(&mut self.reject_stream_options)?,
                     "tool_call" => {
                         let text = percent_decode(text()?);
                         let (name, args) = text.split_once(':').unwrap_or((text.as_str(), "{}"));

@@ -143,6 +143,9 @@ pub(crate) fn handle(state: &State, w: &mut TcpStream, req: Request) -> Next {
     ) {
         (Some((Route::Models, surface)), "GET") => models(state, &mut reply, &req, surface),
         (Some((Route::Chat, surface)), "POST") => chat(state, &mut reply, &req, number, surface),
+        (Some((Route::Embeddings, surface)), "POST") => {
+            embeddings(state, &mut reply, &req, surface)
+        }
         (Some(_), method) => reply.json(
             405,
             &openai_error(
@@ -206,6 +209,7 @@ fn gateway_endpoint(path: &str, strict: bool) -> Option<(Route, Surface)> {
     match rest {
         ["models"] => Some((Route::Models, surface)),
         ["chat", "completions"] => Some((Route::Chat, surface)),
+        ["embeddings"] => Some((Route::Embeddings, surface)),
         _ => None,
     }
 }
@@ -557,12 +561,13 @@ fn send_huge(reply: &mut Reply, template: &Value, mib: u64) -> Next {
 }
 
 /// Catalog prices (USD per million tokens) so cost-based model ranking has something to rank.
+/// Catalog prices in USD per token, Cloudflare's unit for `cost_in` / `cost_out`.
 fn prices(id: &str) -> (f64, f64) {
     match id {
-        "openai/gpt-4o-mini" => (0.15, 0.6),
-        "openai/gpt-4o" => (2.5, 10.0),
-        "workers-ai/@cf/meta/llama-3.1-8b-instruct" => (0.045, 0.384),
-        _ => (1.0, 2.0),
+        "openai/gpt-4o-mini" => (0.000_000_15, 0.000_000_6),
+        "openai/gpt-4o" => (0.000_002_5, 0.000_01),
+        "workers-ai/@cf/meta/llama-3.1-8b-instruct" => (0.000_000_045, 0.000_000_384),
+        _ => (0.000_001, 0.000_002),
     }
 }
 
@@ -621,11 +626,14 @@ pub(crate) struct Answer {
     /// `(name, arguments)` of the one tool call the answer makes instead of text.
     pub tool_call: Option<(String, String)>,
     prompt_tokens: usize,
+    /// A scripted `usage` object replacing the word counts.
+    usage: Option<Value>,
+    /// The request asked for a usage chunk at the end of the stream.
+    pub include_usage: bool,
 }
 
 impl Answer {
     pub fn completion(&self) -> Value {
-        let completion_tokens = word_count(&self.content);
         let (message, finish) = match &self.tool_call {
             Some((name, args)) => (
                 json!({"role": "assistant", "content": null, "tool_calls": [{
@@ -650,11 +658,20 @@ impl Answer {
                 "message": message,
                 "finish_reason": finish,
             }],
-            "usage": {
-                "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": self.prompt_tokens + completion_tokens,
-            },
+            "usage": self.usage(),
+        })
+    }
+
+    /// The answer's `usage`: scripted, or word counts standing in for tokens.
+    pub fn usage(&self) -> Value {
+        if let Some(usage) = &self.usage {
+            return usage.clone();
+        }
+        let completion_tokens = word_count(&self.content);
+        json!({
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": self.prompt_tokens + completion_tokens,
         })
     }
 
@@ -764,6 +781,17 @@ fn chat(state: &State, reply: &mut Reply, req: &Request, number: u64, surface: S
         Err(message) => return bad_fault(reply, &message),
     };
 
+    if faults.reject_stream_options && request.contains_key("stream_options") {
+        return reply.json(
+            400,
+            &json!({"error": {
+                "message": "Unrecognized request argument supplied: stream_options",
+                "type": "invalid_request_error",
+                "param": "stream_options",
+                "code": null,
+            }}),
+        );
+    }
     let cache_hit = remember_body(state, req);
     if cache_hit {
         reply.set_header("cf-aig-cache-status", "HIT".to_string());
@@ -782,6 +810,11 @@ fn chat(state: &State, reply: &mut Reply, req: &Request, number: u64, surface: S
         model: answer_model.to_string(),
         content: answer_text(&faults, messages),
         tool_call: faults.tool_call.clone(),
+        usage: faults.usage.clone(),
+        include_usage: request
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            == Some(&Value::Bool(true)),
         prompt_tokens: messages
             .iter()
             .map(|m| word_count(&message_text(m.get("content"))))
@@ -815,4 +848,90 @@ fn remember_body(state: &State, req: &Request) -> bool {
     let cacheable =
         req.header("cf-aig-cache-ttl").is_some() && req.header("cf-aig-skip-cache").is_none();
     cacheable && seen_before
+}
+
+/// Dimensions of the mock's embeddings.
+const EMBEDDING_DIMS: usize = 8;
+
+/// A deterministic unit-free vector for `text` (FNV-1a bytes folded into the dimensions), so
+/// equal inputs give equal vectors and tests can compare them.
+fn embedding_of(text: &str) -> Vec<f64> {
+    let mut v = [0f64; EMBEDDING_DIMS];
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, b) in text.bytes().enumerate() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        v[i % EMBEDDING_DIMS] += (h % 1000) as f64 / 1000.0;
+    }
+    v.iter().map(|x| (x * 1000.0).round() / 1000.0).collect()
+}
+
+/// `POST …/embeddings`: one vector per input string, usage in words, any `provider/model` the
+/// gateway knows (or `mock/<faults>`); faults as for chat.
+fn embeddings(state: &State, reply: &mut Reply, req: &Request, surface: Surface) -> Next {
+    if let Err(refusal) = authorized(state, req, surface) {
+        return unauthorized(reply, refusal);
+    }
+    let Some(request) = serde_json::from_slice::<Value>(&req.body)
+        .ok()
+        .filter(Value::is_object)
+    else {
+        return reply.json(
+            400,
+            &openai_error(
+                "request body must be a JSON object",
+                "invalid_request_error",
+                "invalid_json",
+            ),
+        );
+    };
+    let mut spec = header_fault_spec(req);
+    let model = request.get("model").and_then(Value::as_str).unwrap_or("");
+    if let Some(model_spec) = model.strip_prefix("mock/") {
+        spec.push(';');
+        spec.push_str(model_spec);
+    } else if !valid_provider(model) {
+        return reply.json(400, &envelope(2008, "Invalid provider"));
+    }
+    let faults = match request_faults(state, req, &spec, Route::Embeddings) {
+        Ok(faults) => faults,
+        Err(message) => return bad_fault(reply, &message),
+    };
+    if let Some(next) = common_faults(reply, &faults) {
+        return next;
+    }
+    let inputs: Vec<String> = match request.get("input") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| i.to_string())
+            })
+            .collect(),
+        _ => {
+            return reply.json(
+                400,
+                &openai_error(
+                    "`input` is required",
+                    "invalid_request_error",
+                    "missing_input",
+                ),
+            )
+        }
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| json!({"object": "embedding", "index": index, "embedding": embedding_of(text)}))
+        .collect();
+    let tokens: usize = inputs.iter().map(|t| word_count(t)).sum();
+    let usage = faults
+        .usage
+        .clone()
+        .unwrap_or_else(|| json!({"prompt_tokens": tokens, "total_tokens": tokens}));
+    reply.json(
+        200,
+        &json!({"object": "list", "model": model, "data": data, "usage": usage}),
+    )
 }

@@ -135,6 +135,18 @@ fn build_events(answer: &Answer, faults: &Faults) -> Vec<Vec<u8>> {
             return events;
         }
     }
+    if !truncated && answer.include_usage {
+        // OpenAI's usage chunk: no choices, the whole usage.
+        let usage = json!({
+            "id": answer.id,
+            "object": "chat.completion.chunk",
+            "created": answer.created,
+            "model": answer.model,
+            "choices": [],
+            "usage": answer.usage(),
+        });
+        events.push(data(usage.to_string().as_bytes()));
+    }
     if !truncated {
         events.push(data(b"[DONE]"));
     }

@@ -360,7 +360,7 @@ fn control_routes_report_and_reset() {
     let unknown = client.request("GET", "/__mock/nope", &[], b"");
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.json()["error"]["code"], "not_found");
-    let elsewhere = client.request("GET", "/v1/acct/gw/openai/compat/embeddings", &[], b"");
+    let elsewhere = client.request("GET", "/v1/acct/gw/openai/compat/audio/speech", &[], b"");
     assert_eq!(elsewhere.status, 404);
     assert_eq!(
         mock.requests().len(),

@@ -22,7 +22,7 @@ pub struct NativeClient {
 
 fn parse_request(text: &str) -> Result<Value, Error> {
     serde_json::from_str(text)
-        .map_err(|e| Error::invalid_argument(format!("the chat request is not valid JSON: {e}")))
+        .map_err(|e| Error::invalid_argument(format!("the request is not valid JSON: {e}")))
 }
 
 fn to_text(value: &Value) -> String {
@@ -100,6 +100,36 @@ impl NativeClient {
             let options = options_from_json(options_json.as_deref())?;
             self.client
                 .chat_text(parse_request(&request_json)?, &options)
+        })
+    }
+
+    /// Embeddings (JSON text), off the JavaScript thread.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn embeddings<'e>(
+        &self,
+        env: &'e Env,
+        request_json: String,
+        options_json: Option<String>,
+    ) -> napi::Result<Object<'e>> {
+        let client = self.client.clone();
+        promise::run(env, move || {
+            let options = options_from_json(options_json.as_deref())?;
+            client.embeddings_text(parse_request(&request_json)?, &options)
+        })
+    }
+
+    /// Embeddings (JSON text), blocking the JavaScript thread.
+    #[napi]
+    pub fn embeddings_sync(
+        &self,
+        env: Env,
+        request_json: String,
+        options_json: Option<String>,
+    ) -> napi::Result<String> {
+        promise::sync(&env, || {
+            let options = options_from_json(options_json.as_deref())?;
+            self.client
+                .embeddings_text(parse_request(&request_json)?, &options)
         })
     }
 

@@ -173,7 +173,11 @@ fn read_next(shared: &Shared) {
                 waiter.settle(Ok(chunk.text));
             }
         }
-        Ok(None) => state.end = Some(End::Finished),
+        Ok(None) => {
+            // The final metadata carries `usage` and `cost`.
+            state.meta = Some(stream.meta().to_string());
+            state.end = Some(End::Finished);
+        }
         Err(e) => state.end = Some(End::Failed(e)),
     }
     state.settle_waiter_with_end();

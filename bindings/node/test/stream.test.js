@@ -45,7 +45,11 @@ test('for await yields every chunk; meta once headers arrived', async () => {
   const chunks = await collect(stream);
   assert.equal(text(chunks), 'echo: stream this answer please');
   assert.equal(chunks[0].object, 'chat.completion.chunk');
-  assert.equal(chunks.at(-1).choices[0].finish_reason, 'stop');
+  assert.equal(chunks.at(-2).choices[0].finish_reason, 'stop');
+  // aigw asks for usage: the usage-only chunk comes last; the final meta has it normalised.
+  assert.deepEqual(chunks.at(-1).choices, []);
+  assert.equal(stream.meta.usage.input_tokens, 4);
+  assert.equal(stream.meta.usage.total_tokens, chunks.at(-1).usage.total_tokens);
   assert.equal(stream.meta.status, 200);
   assert.equal(stream.meta.model, 'openai/gpt-4o-mini');
   assert.match(stream.meta.cf_aig_log_id, /^mocklog-/);
@@ -67,7 +71,7 @@ test('ready() resolves with meta before the first chunk is read', async () => {
 test('many chunks arrive in order, UTF-8 split across reads intact', async () => {
   const client = new aigw.Client(mock.profile());
   const chunks = await collect(client.chatStream(hello(), fault('chunks=2000;content_len=2000;split_bytes')));
-  assert.equal(chunks.length, 2000);
+  assert.equal(chunks.length, 2001, '2000 pieces and the usage chunk');
   const expected = 'héllo wörld 🦀 中文 '.repeat(200);
   assert.equal(text(chunks), [...expected].slice(0, 2000).join(''));
   const odd = await collect(client.chatStream(hello(), fault('utf8_split;crlf;bom;comments')));
@@ -180,7 +184,7 @@ test('16 concurrent streams and chats stay independent', async () => {
   const chats = Array.from({ length: 16 }, (_, i) => client.chat(hello(`chat ${i}`)));
   const [streamed, answered] = await Promise.all([Promise.all(streams), Promise.all(chats)]);
   streamed.forEach((chunks, i) => {
-    assert.equal(chunks.length, 50 + i);
+    assert.equal(chunks.length, 50 + i + 1, 'pieces and the usage chunk');
     assert.equal(text(chunks), `echo: stream ${i}`);
   });
   answered.forEach((r, i) => assert.equal(r.choices[0].message.content, `echo: chat ${i}`));

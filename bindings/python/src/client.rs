@@ -30,7 +30,8 @@ fn convert_arg(py: Python<'_>, name: &str, obj: &Bound<'_, PyAny>) -> PyResult<V
 /// The OpenAI request body: `{"messages": ..., **params}`.
 fn request_body(
     py: Python<'_>,
-    messages: &Bound<'_, PyAny>,
+    field: &str,
+    value: &Bound<'_, PyAny>,
     params: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Value> {
     let mut body = match params {
@@ -39,10 +40,7 @@ fn request_body(
         }
         None => Map::new(),
     };
-    body.insert(
-        "messages".to_string(),
-        convert_arg(py, "messages", messages)?,
-    );
+    body.insert(field.to_string(), convert_arg(py, field, value)?);
     Ok(Value::Object(body))
 }
 
@@ -114,12 +112,34 @@ impl Client {
         timeout: Option<f64>,
         params: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let body = request_body(py, messages, params)?;
+        let body = request_body(py, "messages", messages, params)?;
         let mut options = request_options(py, gateway, extra_headers, timeout)?;
         let client = &self.inner;
         let response = interruptible(py, &SignalWatch::default(), |cancel| {
             options.cancel = Some(cancel);
             client.chat(body, &options)
+        })?;
+        conversion::to_py(py, &response)
+    }
+
+    /// Creates embeddings for `input` (a string or a list); returns the OpenAI response with an
+    /// added `aigw` key. The model is `model=`, else the profile's `embedding_model`.
+    #[pyo3(signature = (input, *, gateway=None, extra_headers=None, timeout=None, **params))]
+    fn embeddings<'py>(
+        &self,
+        py: Python<'py>,
+        input: &Bound<'py, PyAny>,
+        gateway: Option<&Bound<'py, PyAny>>,
+        extra_headers: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+        params: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let body = request_body(py, "input", input, params)?;
+        let mut options = request_options(py, gateway, extra_headers, timeout)?;
+        let client = &self.inner;
+        let response = interruptible(py, &SignalWatch::default(), |cancel| {
+            options.cancel = Some(cancel);
+            client.embeddings(body, &options)
         })?;
         conversion::to_py(py, &response)
     }
@@ -135,7 +155,7 @@ impl Client {
         timeout: Option<f64>,
         params: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<ChatStream> {
-        let body = request_body(py, messages, params)?;
+        let body = request_body(py, "messages", messages, params)?;
         let mut options = request_options(py, gateway, extra_headers, timeout)?;
         let client = &self.inner;
         // The stream keeps this watch: every later read notices Ctrl-C the same way.

@@ -22,7 +22,8 @@ pub struct ChatStream {
     cancel: CancelHandle,
     /// Holds what a signal handler raised while a read waited (see `SignalWatch`).
     watch: SignalWatch,
-    meta: Value,
+    /// The metadata at open, replaced by the final one (with `usage` and `cost`) at the end.
+    meta: Mutex<Value>,
 }
 
 impl ChatStream {
@@ -30,7 +31,7 @@ impl ChatStream {
         ChatStream {
             watch,
             cancel: stream.cancel_handle(),
-            meta: stream.meta().clone(),
+            meta: Mutex::new(stream.meta().clone()),
             stream: Mutex::new(Some(stream)),
         }
     }
@@ -42,10 +43,16 @@ impl ChatStream {
 
 #[pymethods]
 impl ChatStream {
-    /// Response metadata, available as soon as the stream is open.
+    /// Response metadata, available as soon as the stream is open; `usage` and `cost` are
+    /// added once the stream ended.
     #[getter]
     fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        conversion::to_py(py, &self.meta)
+        let meta = self
+            .meta
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        conversion::to_py(py, &meta)
     }
 
     fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -61,6 +68,9 @@ impl ChatStream {
                 return Ok(None);
             };
             let next = stream.next_chunk();
+            if matches!(next, Ok(None)) {
+                *self.meta.lock().unwrap_or_else(PoisonError::into_inner) = stream.meta().clone();
+            }
             if !matches!(next, Ok(Some(_))) {
                 *guard = None;
             }
@@ -114,7 +124,8 @@ impl ChatStream {
             Ok(guard) if guard.is_none() => "closed",
             _ => "open",
         };
-        let model = self.meta.get("model").and_then(Value::as_str).unwrap_or("");
+        let meta = self.meta.lock().unwrap_or_else(PoisonError::into_inner);
+        let model = meta.get("model").and_then(Value::as_str).unwrap_or("");
         format!("<aigw.ChatStream model={model:?} {state}>")
     }
 }

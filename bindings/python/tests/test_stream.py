@@ -29,10 +29,15 @@ LONG_STREAM = "chunks=400;content_len=2000"
 def test_stream_yields_chunk_dicts(client: aigw.Client) -> None:
     with client.chat_stream(messages=user("stream me")) as stream:
         meta = stream.meta
+        assert "usage" not in meta, "usage comes once the stream ended"
         chunks = list(stream)
+        final = stream.meta
     assert stream_text(chunks) == "echo: stream me"
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
-    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    # aigw asks for usage: the usage-only chunk comes last, and the final meta has it normalised.
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["prompt_tokens"] == 2
+    assert final["usage"]["input_tokens"] == 2 and final["usage"]["total_tokens"] == 5
     assert meta["status"] == 200
     assert meta["model"] == MODEL
     assert meta["cf_aig_log_id"].startswith("mocklog-")

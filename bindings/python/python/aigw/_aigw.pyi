@@ -30,6 +30,15 @@ class Client:
         timeout: float | None = None,
         **params: Any,
     ) -> dict[str, Any]: ...
+    def embeddings(
+        self,
+        input: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]],
+        *,
+        gateway: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> dict[str, Any]: ...
     def chat_stream(
         self,
         messages: Sequence[Mapping[str, Any]],
