@@ -647,3 +647,56 @@ fn completions_name_the_commands_and_options() {
     );
     assert_eq!(aigw(&["completions", "tcsh"]).status.code(), Some(2));
 }
+
+#[test]
+fn embed_prints_vectors_or_json_and_ask_verbose_prints_usage_and_cost() {
+    let m = mock();
+    let cfg = config(
+        "embed",
+        &profile(
+            &m,
+            "model = \"openai/gpt-4o-mini\"\nembedding_model = \"openai/text-embedding-3-small\"\nprices = { \"openai/gpt-4o-mini\" = { input_per_mtok = 1000000, output_per_mtok = 2000000 } }",
+        ),
+    );
+    let o = aigw(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "embed",
+        "--input",
+        "one two",
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.starts_with("embedding 0: 8 dimensions ["), "{out}");
+    assert!(
+        err.contains("model: openai/text-embedding-3-small; usage: 2 in"),
+        "{err}"
+    );
+    let o = aigw(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "embed",
+        "--input",
+        "x",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["data"][0]["embedding"].as_array().unwrap().len(), 8);
+    assert!(m.requests().last().unwrap().path.ends_with("/embeddings"));
+
+    let o = aigw(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "ask",
+        "--message",
+        "a b c",
+        "--verbose",
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(out.trim_end(), "echo: a b c");
+    // 3 prompt words at $1 each, 4 answer words at $2 each.
+    assert!(
+        err.contains("usage: 3 in (? cached, ? cache write), 4 out (? reasoning), 7 total; cost: $11.000000 (profile)"),
+        "{err}"
+    );
+}

@@ -5,6 +5,8 @@
  *   routes.json      - kind resolution and route resolution, compared with describe();
  *   credentials.json - credential precedence (source and pool size from describe(); the
  *                      MISSING_CREDENTIALS cases also through a call, which fails before I/O);
+ *   usage.json       - usage normalisation: each upstream `usage` scripted into a mock answer,
+ *                      compared with the answer's aigw.usage; plus one embeddings call;
  *   gateway.json     - the `options` cases: the cf-aig-* headers describe() says each gateway
  *                      table sends, or the CONFIG error it is refused with (the mock-driven
  *                      `calls` and `doctor` cases are replayed by Rust, Python and Node).
@@ -344,6 +346,87 @@ static void replay_gateway_options(const test_args *args) {
     free(text);
 }
 
+/* `text` (JSON) as the inside of a JSON string: quotes and backslashes escaped, line breaks
+ * (json_raw's layout, insignificant in JSON) turned into spaces. */
+static char *json_escaped(const char *text) {
+    size_t n = strlen(text);
+    char *out = malloc(2 * n + 1);
+    size_t j = 0;
+    size_t i;
+    if (out == NULL) {
+        abort();
+    }
+    for (i = 0; i < n; i++) {
+        if (text[i] == '\n' || text[i] == '\r' || text[i] == '\t') {
+            out[j++] = ' ';
+            continue;
+        }
+        if (text[i] == '"' || text[i] == '\\') {
+            out[j++] = '\\';
+        }
+        out[j++] = text[i];
+    }
+    out[j] = '\0';
+    return out;
+}
+
+static void replay_usage(const test_args *args) {
+    char *text = NULL;
+    json_value *doc = load(args, "usage.json", &text);
+    const json_value *cases = json_get(doc, "normalisation");
+    aigw_client *client = mock_client(args, "");
+    char *request = user_request("usage");
+    char *embed_response = NULL;
+    json_value *embedded;
+    aigw_error *err = NULL;
+    size_t i;
+    CHECK(cases != NULL && cases->count > 0);
+    for (i = 0; cases != NULL && i < cases->count; i++) {
+        const json_value *item = &cases->items[i];
+        const char *name = json_path_str(item, "name");
+        char *usage = json_raw(json_get(item, "usage"));
+        char *spec = str_printf("usage=%s", usage);
+        char *escaped = json_escaped(spec);
+        char *options = fault_options(escaped, "");
+        char *response = NULL;
+        json_value *answer;
+        const json_value *got;
+        aigw_status status = aigw_client_chat(client, request, options, &response, &err);
+        CHECK_STATUS(status, AIGW_STATUS_OK, err);
+        answer = response ? json_parse(response) : NULL;
+        got = answer ? json_path(answer, "aigw.usage") : NULL;
+        CHECK(json_equal(got, json_get(item, "expect")));
+        if (!json_equal(got, json_get(item, "expect"))) {
+            fprintf(stderr, "case \"%s\": usage is %s\n", name, response ? response : "(none)");
+        }
+        json_free(answer);
+        aigw_string_free(response);
+        aigw_error_free(err);
+        err = NULL;
+        free(options);
+        free(escaped);
+        free(spec);
+        free(usage);
+    }
+    CHECK_STATUS(aigw_client_embeddings(client,
+                                        "{\"input\": [\"one two\", \"three\"], "
+                                        "\"model\": \"openai/text-embedding-3-small\"}",
+                                        NULL, &embed_response, &err),
+                 AIGW_STATUS_OK, err);
+    embedded = embed_response ? json_parse(embed_response) : NULL;
+    CHECK(embedded != NULL && json_get(embedded, "data") != NULL &&
+          json_get(embedded, "data")->count == 2);
+    CHECK(embedded != NULL && json_path(embedded, "aigw.usage.input_tokens") != NULL &&
+          json_path(embedded, "aigw.usage.input_tokens")->number == 3);
+    json_free(embedded);
+    aigw_string_free(embed_response);
+    aigw_error_free(err);
+    free(request);
+    aigw_client_free(client);
+    json_free(doc);
+    free(text);
+}
+
 int main(int argc, char **argv) {
     test_args args = parse_args(argc, argv);
     char *text = NULL;
@@ -356,5 +439,6 @@ int main(int argc, char **argv) {
     free(text);
     replay_credentials(&args);
     replay_gateway_options(&args);
+    replay_usage(&args);
     return finish("test_vectors");
 }
