@@ -93,6 +93,7 @@ pub fn describe(client: &Client) -> Value {
         "gateway": gateway_json,
         "gateway_headers": gateway_headers,
         "transport": transport,
+        "runtime": crate::pool::stats(),
         "version": crate::VERSION,
     })
 }

@@ -20,6 +20,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod fields;
 pub mod gateway;
+pub mod pool;
 pub mod profile;
 pub mod registry;
 pub mod request;

@@ -212,7 +212,14 @@ impl MockGateway {
         self.state.connections_closed.load(Ordering::SeqCst)
     }
 
-    /// Forgets recorded requests, per-tag fault counters and the cache of seen bodies.
+    /// The most connections that were open at once since start or the last reset: proof that
+    /// requests ran concurrently, as a count rather than a timing.
+    pub fn connections_peak(&self) -> usize {
+        self.state.connections_peak.load(Ordering::SeqCst)
+    }
+
+    /// Forgets recorded requests, per-tag fault counters and the cache of seen bodies, and
+    /// restarts the connection peak.
     pub fn reset(&self) {
         self.state.reset();
     }
@@ -277,6 +284,8 @@ pub(crate) struct State {
     pub seen_bodies: Mutex<HashSet<u64>>,
     pub connections_opened: AtomicUsize,
     pub connections_closed: AtomicUsize,
+    /// The most connections open at once since start (or the last reset).
+    pub connections_peak: AtomicUsize,
     pub next_request_number: AtomicU64,
     stopping: AtomicBool,
     /// Clones of open connections, so stopping can shut them down and unblock their threads.
@@ -293,6 +302,7 @@ impl State {
             seen_bodies: Mutex::new(HashSet::new()),
             connections_opened: AtomicUsize::new(0),
             connections_closed: AtomicUsize::new(0),
+            connections_peak: AtomicUsize::new(0),
             next_request_number: AtomicU64::new(1),
             stopping: AtomicBool::new(false),
             live: Mutex::new(HashMap::new()),
@@ -303,6 +313,9 @@ impl State {
         lock(&self.requests).clear();
         lock(&self.tag_counts).clear();
         lock(&self.seen_bodies).clear();
+        // The peak starts again from the connections open now.
+        let live = lock(&self.live).len();
+        self.connections_peak.store(live, Ordering::SeqCst);
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -346,11 +359,16 @@ fn accept_loop(state: &Arc<State>, listener: &TcpListener) {
             if let Ok(clone) = stream.try_clone() {
                 live.insert(id, clone);
             }
+            state
+                .connections_peak
+                .fetch_max(live.len(), Ordering::SeqCst);
         }
         state.connections_opened.fetch_add(1, Ordering::SeqCst);
         let conn_state = Arc::clone(state);
         let spawned = thread::Builder::new()
             .name("aigw-mock-conn".into())
+            // Small stacks: load tests hold thousands of connections open at once.
+            .stack_size(256 * 1024)
             .spawn(move || {
                 serve_connection(&conn_state, stream);
                 lock(&conn_state.live).remove(&id);

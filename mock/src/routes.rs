@@ -269,6 +269,7 @@ fn control_route(state: &State, reply: &mut Reply, method: &str, route: &str) ->
             let stats = json!({
                 "connections_opened": state.connections_opened.load(Ordering::SeqCst),
                 "connections_closed": state.connections_closed.load(Ordering::SeqCst),
+                "connections_peak": state.connections_peak.load(Ordering::SeqCst),
                 "requests": lock(&state.requests).len(),
             });
             reply.json(200, &stats)
