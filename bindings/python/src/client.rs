@@ -186,6 +186,49 @@ impl Client {
         conversion::to_py(py, &report)
     }
 
+    /// `AsyncClient`'s calls: start `kind` (`chat`, `embeddings`, `stream`) on aigw's pool and
+    /// settle `future` on `event_loop`; argument errors raise here, before anything starts.
+    #[pyo3(signature = (kind, event_loop, future, first, *, gateway=None, extra_headers=None, timeout=None, **params))]
+    #[allow(clippy::too_many_arguments)]
+    fn _start<'py>(
+        &self,
+        py: Python<'py>,
+        kind: &str,
+        event_loop: Py<PyAny>,
+        future: Py<PyAny>,
+        first: &Bound<'py, PyAny>,
+        gateway: Option<&Bound<'py, PyAny>>,
+        extra_headers: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+        params: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<crate::asyncio::CancelHandle> {
+        let field = if kind == "embeddings" {
+            "input"
+        } else {
+            "messages"
+        };
+        let body = request_body(py, field, first, params)?;
+        let options = request_options(py, gateway, extra_headers, timeout)?;
+        Ok(crate::asyncio::start(
+            &self.inner,
+            kind,
+            event_loop,
+            future,
+            body,
+            options,
+        ))
+    }
+
+    /// `AsyncClient.list_models()` / `doctor()` on aigw's pool.
+    fn _start_plain(
+        &self,
+        kind: &str,
+        event_loop: Py<PyAny>,
+        future: Py<PyAny>,
+    ) -> crate::asyncio::CancelHandle {
+        crate::asyncio::start_plain(&self.inner, kind, event_loop, future)
+    }
+
     fn __repr__(&self) -> String {
         let credentials = match self.inner.credentials() {
             Ok(c) => c.source.label(),

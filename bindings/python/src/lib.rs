@@ -2,6 +2,7 @@
 //! as in core: [`client`], [`stream`], [`registry`], [`errors`] (docs/contract.md §8 classes) and
 //! [`conversion`] (JSON values ↔ Python objects). `aigw/__init__.py` re-exports the public names.
 
+mod asyncio;
 mod client;
 mod conversion;
 mod errors;
@@ -79,6 +80,8 @@ fn _aigw(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", aigw_core::VERSION)?;
     m.add_class::<client::Client>()?;
     m.add_class::<stream::ChatStream>()?;
+    m.add_class::<asyncio::CancelHandle>()?;
+    m.add_class::<asyncio::StreamHandle>()?;
     m.add_function(wrap_pyfunction!(registry::providers, m)?)?;
     m.add_function(wrap_pyfunction!(registry::resolve_kind, m)?)?;
     Ok(())

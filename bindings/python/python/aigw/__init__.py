@@ -4,6 +4,9 @@
     answer = client.chat(messages=[{"role": "user", "content": "Hello"}])
     with client.chat_stream(messages=[...]) as stream:
         for chunk in stream: ...
+
+    client = aigw.AsyncClient(...)        # asyncio: same arguments, awaitable
+    answer = await client.chat(messages=[...])
 """
 
 from aigw._errors import (
@@ -22,6 +25,10 @@ from aigw._errors import (
     TimeoutError as TimeoutError,
     UnsupportedError as UnsupportedError,
 )
+from aigw._async import (
+    AsyncChatStream as AsyncChatStream,
+    AsyncClient as AsyncClient,
+)
 from aigw._aigw import (
     ChatStream as ChatStream,
     Client as Client,
@@ -32,6 +39,8 @@ from aigw._aigw import (
 
 __all__ = [
     "AigwError",
+    "AsyncChatStream",
+    "AsyncClient",
     "AuthError",
     "CancelledError",
     "ChatStream",

@@ -5,7 +5,15 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, final
 
-__all__ = ["ChatStream", "Client", "__version__", "providers", "resolve_kind"]
+__all__ = [
+    "CancelHandle",
+    "ChatStream",
+    "Client",
+    "StreamHandle",
+    "__version__",
+    "providers",
+    "resolve_kind",
+]
 __version__: str
 
 def providers() -> list[dict[str, Any]]:
@@ -13,6 +21,22 @@ def providers() -> list[dict[str, Any]]:
 
 def resolve_kind(name: str) -> dict[str, Any]:
     """The kind an id or alias names; `ConfigError` with suggestions when unknown."""
+
+@final
+class CancelHandle:
+    """Cancels one `AsyncClient` call from any thread (used by `aigw._async`)."""
+
+    def cancel(self) -> None: ...
+
+@final
+class StreamHandle:
+    """An open `AsyncClient` stream; reads run on aigw's worker pool (used by `aigw._async`)."""
+
+    @property
+    def meta(self) -> dict[str, Any]: ...
+    def next(self, event_loop: Any, future: Any) -> CancelHandle: ...
+    def cancel(self) -> None: ...
+    def close(self) -> None: ...
 
 @final
 class Client:
@@ -48,6 +72,19 @@ class Client:
         timeout: float | None = None,
         **params: Any,
     ) -> ChatStream: ...
+    def _start(
+        self,
+        kind: str,
+        event_loop: Any,
+        future: Any,
+        first: Any,
+        *,
+        gateway: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> CancelHandle: ...
+    def _start_plain(self, kind: str, event_loop: Any, future: Any) -> CancelHandle: ...
     def list_models(self) -> list[dict[str, Any]]: ...
     def describe(self) -> dict[str, Any]: ...
     def doctor(self) -> dict[str, Any]: ...

@@ -1,0 +1,145 @@
+"""`aigw.AsyncClient`: the same calls as `aigw.Client`, awaitable (docs/contract.md §13).
+
+Each call runs on aigw's own worker threads (core's pool, which grows with the calls in flight),
+never on the event loop or its default executor; the result comes back through
+`loop.call_soon_threadsafe`. Cancelling the awaiting task (`task.cancel()`, `asyncio.timeout`,
+`asyncio.wait_for`) cancels the HTTP request itself: its connection is closed within 100 ms, no
+retry starts after it, and the task sees `asyncio.CancelledError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aigw._aigw import Client
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    """Called on the loop by the worker that finished: a cancelled future stays cancelled."""
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+async def _await(start: Any, *args: Any, **kwargs: Any) -> Any:
+    """Starts a native call with a fresh future and awaits it; cancelling the awaiting task
+    cancels the call (the future's done-callback reaches its cancel handle)."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+    handle = start(*args[:1], loop, future, *args[1:], **kwargs)
+
+    def on_done(f: asyncio.Future[Any]) -> None:
+        if f.cancelled():
+            handle.cancel()
+
+    future.add_done_callback(on_done)
+    return await future
+
+
+class AsyncClient:
+    """An aigw client for asyncio: `AsyncClient(**profile)` takes the same profile fields as
+    `aigw.Client`, and every method takes the same arguments and raises the same exceptions."""
+
+    def __init__(self, **profile: Any) -> None:
+        self._client = Client(**profile)
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], profile: str | None = None) -> AsyncClient:
+        """Builds a client from a TOML or JSON config file (read now, synchronously)."""
+        client = cls.__new__(cls)
+        client._client = Client.from_config(path, profile)
+        return client
+
+    async def chat(self, messages: Sequence[Mapping[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        """A chat completion: the OpenAI answer with an added `aigw` key."""
+        result: dict[str, Any] = await _await(self._client._start, "chat", messages, **kwargs)
+        return result
+
+    async def embeddings(self, input: Any, **kwargs: Any) -> dict[str, Any]:
+        """Embeddings for `input`: the OpenAI answer with an added `aigw` key."""
+        result: dict[str, Any] = await _await(self._client._start, "embeddings", input, **kwargs)
+        return result
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """The provider's model catalog (cached per client)."""
+        result: list[dict[str, Any]] = await _await(self._client._start_plain, "list_models")
+        return result
+
+    async def doctor(self) -> dict[str, Any]:
+        """Config, credentials, route and model-probe checks, each pass/warn/fail."""
+        result: dict[str, Any] = await _await(self._client._start_plain, "doctor")
+        return result
+
+    def describe(self) -> dict[str, Any]:
+        """What this client will do (no I/O, so not awaitable)."""
+        result: dict[str, Any] = self._client.describe()
+        return result
+
+    def chat_stream(self, messages: Sequence[Mapping[str, Any]], **kwargs: Any) -> AsyncChatStream:
+        """A streaming chat: `async with client.chat_stream(...) as s: async for chunk in s`.
+        Argument errors raise here; the request starts on first use."""
+        return AsyncChatStream(self._client, messages, kwargs)
+
+    def __repr__(self) -> str:
+        return repr(self._client).replace("<aigw.Client", "<aigw.AsyncClient", 1)
+
+
+class AsyncChatStream:
+    """An async iterator of `chat.completion.chunk` dicts and an async context manager.
+    `meta` is the response metadata once the stream opened (`usage` and `cost` once it ended);
+    `cancel()` works from any thread; leaving `async with` or `aclose()` drops the connection."""
+
+    def __init__(self, client: Client, messages: Any, kwargs: dict[str, Any]) -> None:
+        self._client = client
+        self._messages = messages
+        self._kwargs = kwargs
+        self._handle: Any = None
+        self._cancelled = False
+        self._closed = False
+
+    @property
+    def meta(self) -> dict[str, Any] | None:
+        return None if self._handle is None else self._handle.meta
+
+    async def _open(self) -> None:
+        if self._handle is None:
+            self._handle = await _await(self._client._start, "stream", self._messages, **self._kwargs)
+            if self._cancelled:
+                self._handle.cancel()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        await self._open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncChatStream:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        if self._closed:
+            raise StopAsyncIteration
+        await self._open()
+        chunk: dict[str, Any] | None = await _await(self._handle.next)
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
+
+    def cancel(self) -> None:
+        """Cancels the stream: the pending or next read raises `aigw.CancelledError`."""
+        self._cancelled = True
+        if self._handle is not None:
+            self._handle.cancel()
+
+    async def aclose(self) -> None:
+        """Closes the stream; an unfinished connection is dropped. Safe to call twice."""
+        self._closed = True
+        if self._handle is not None:
+            self._handle.close()

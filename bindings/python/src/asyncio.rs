@@ -1,0 +1,193 @@
+//! The native half of `aigw.AsyncClient` (docs/contract.md §13, §17): each call runs on core's
+//! worker pool (`aigw_core::pool`), never on the event loop or its default executor, and its
+//! result reaches the loop through `loop.call_soon_threadsafe`. Every call returns a
+//! [`CancelHandle`]; `aigw/_async.py` cancels it when the awaiting task is cancelled, which
+//! closes the request's connection within 100 ms.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aigw_core::{CancelToken, ChatStream, Client, RequestOptions};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use serde_json::Value;
+
+use crate::conversion;
+use crate::errors::to_py_err;
+
+/// Cancels one asynchronous call (or stream) from any thread.
+#[pyclass(frozen, module = "aigw._aigw", name = "CancelHandle")]
+pub struct CancelHandle {
+    token: CancelToken,
+}
+
+#[pymethods]
+impl CancelHandle {
+    /// Cancels the call: its connection is closed and it ends with `CancelledError`.
+    fn cancel(&self) {
+        self.token.cancel();
+    }
+}
+
+/// What a finished job hands to the loop.
+enum Outcome {
+    Value(Value),
+    Stream(Box<ChatStream>),
+    /// A stream's end (`None` to the Python side).
+    End,
+}
+
+/// `aigw._async._settle`, which sets a future's result or exception unless it is done
+/// (cancelled) already.
+fn settle_fn(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static SETTLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    SETTLE
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.import("aigw._async")?.getattr("_settle")?.unbind())
+        })
+        .map(|f| f.bind(py))
+}
+
+/// Runs `job` on the pool and settles `future` (of `event_loop`) with its outcome.
+fn submit(
+    event_loop: Py<PyAny>,
+    future: Py<PyAny>,
+    token: CancelToken,
+    job: impl FnOnce(CancelToken) -> aigw_core::Result<Outcome> + Send + 'static,
+) -> CancelHandle {
+    let handle = CancelHandle {
+        token: token.clone(),
+    };
+    aigw_core::pool::spawn(move || {
+        let outcome = aigw_core::error::catch_panic(|| job(token));
+        Python::attach(|py| {
+            let (ok, value) = match outcome {
+                Ok(Outcome::Value(v)) => match conversion::to_py(py, &v) {
+                    Ok(obj) => (true, obj),
+                    Err(e) => (false, e.value(py).clone().into_any()),
+                },
+                Ok(Outcome::Stream(stream)) => match Py::new(py, StreamHandle::new(*stream)) {
+                    Ok(handle) => (true, handle.into_bound(py).into_any()),
+                    Err(e) => (false, e.value(py).clone().into_any()),
+                },
+                Ok(Outcome::End) => (true, py.None().into_bound(py)),
+                Err(e) => (false, to_py_err(py, e).value(py).clone().into_any()),
+            };
+            // A closed loop cannot take the result; nobody awaits it any more.
+            let _ = settle_fn(py).and_then(|settle| {
+                event_loop.call_method1(py, "call_soon_threadsafe", (settle, future, ok, value))
+            });
+        });
+    });
+    handle
+}
+
+/// Starts `client.chat(body, options)` (or embeddings, or a stream's opening) on the pool.
+pub(crate) fn start(
+    client: &Client,
+    kind: &str,
+    event_loop: Py<PyAny>,
+    future: Py<PyAny>,
+    body: Value,
+    mut options: RequestOptions,
+) -> CancelHandle {
+    let token = CancelToken::new();
+    options.cancel = Some(token.clone());
+    let client = client.clone();
+    let kind = kind.to_string();
+    submit(event_loop, future, token, move |_| match kind.as_str() {
+        "embeddings" => client.embeddings(body, &options).map(Outcome::Value),
+        "stream" => client
+            .chat_stream(body, &options)
+            .map(|s| Outcome::Stream(Box::new(s))),
+        _ => client.chat(body, &options).map(Outcome::Value),
+    })
+}
+
+/// Starts a call that takes no request (`list_models`, `doctor`) on the pool. The catalog
+/// request itself is not interrupted by a cancel (core's catalog calls take no token); the
+/// awaiting task is released at once and the result dropped.
+pub(crate) fn start_plain(
+    client: &Client,
+    kind: &str,
+    event_loop: Py<PyAny>,
+    future: Py<PyAny>,
+) -> CancelHandle {
+    let client = client.clone();
+    let kind = kind.to_string();
+    submit(event_loop, future, CancelToken::new(), move |_| {
+        Ok(Outcome::Value(match kind.as_str() {
+            "doctor" => client.doctor(),
+            _ => Value::Array(client.list_models()?),
+        }))
+    })
+}
+
+/// An open stream of `AsyncClient.chat_stream`: reads run on the pool, one at a time.
+#[pyclass(frozen, module = "aigw._aigw", name = "StreamHandle")]
+pub struct StreamHandle {
+    stream: Arc<Mutex<Option<ChatStream>>>,
+    cancel: CancelToken,
+    meta: Arc<Mutex<Value>>,
+}
+
+impl StreamHandle {
+    fn new(stream: ChatStream) -> StreamHandle {
+        StreamHandle {
+            cancel: stream.cancel_handle(),
+            meta: Arc::new(Mutex::new(stream.meta().clone())),
+            stream: Arc::new(Mutex::new(Some(stream))),
+        }
+    }
+}
+
+#[pymethods]
+impl StreamHandle {
+    /// The response metadata; `usage` and `cost` are added once the stream ended.
+    #[getter]
+    fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let meta = self
+            .meta
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        conversion::to_py(py, &meta)
+    }
+
+    /// Reads the next chunk into `future`: a dict, or `None` at the end.
+    fn next(&self, event_loop: Py<PyAny>, future: Py<PyAny>) -> CancelHandle {
+        let (stream, meta) = (self.stream.clone(), self.meta.clone());
+        submit(event_loop, future, self.cancel.clone(), move |_| {
+            let mut slot = stream.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(open) = slot.as_mut() else {
+                return Ok(Outcome::End);
+            };
+            match open.next_chunk() {
+                Ok(Some(chunk)) => Ok(Outcome::Value(chunk.value)),
+                Ok(None) => {
+                    *meta.lock().unwrap_or_else(PoisonError::into_inner) = open.meta().clone();
+                    *slot = None;
+                    Ok(Outcome::End)
+                }
+                Err(e) => {
+                    *slot = None;
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    /// Cancels the stream from any thread: the pending or next read raises `CancelledError`.
+    fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Closes the stream: an unfinished connection is dropped (a read in progress is
+    /// cancelled instead).
+    fn close(&self) {
+        match self.stream.try_lock() {
+            Ok(mut slot) => drop(slot.take()),
+            Err(std::sync::TryLockError::Poisoned(p)) => drop(p.into_inner().take()),
+            Err(std::sync::TryLockError::WouldBlock) => self.cancel.cancel(),
+        }
+    }
+}
