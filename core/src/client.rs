@@ -392,22 +392,29 @@ impl Client {
 
     /// Lists the models of the catalog endpoint (cached per the profile's TTL).
     pub fn list_models(&self) -> Result<Vec<Value>> {
+        self.list_models_with(&RequestOptions::default())
+    }
+
+    /// [`Client::list_models`] with per-call options: headers, gateway options, a timeout and a
+    /// cancel token (a cancelled call ends with `CANCELLED`, its connection closed).
+    pub fn list_models_with(&self, options: &RequestOptions) -> Result<Vec<Value>> {
         let ttl = Duration::from_millis(self.inner.profile.model_catalog_cache_ttl_ms);
         if let Some(models) = self.inner.catalog.fresh(ttl) {
             return Ok(models.to_vec());
         }
-        self.fetch_models()
+        let fetched = self.fetch_catalog(options).map(|models| models.to_vec());
+        self.scrubbed(fetched, options)
     }
 
     /// Fetches the catalog now, bypassing the cache (and refreshing it).
     pub fn fetch_models(&self) -> Result<Vec<Value>> {
-        let fetched = self.fetch_catalog().map(|models| models.to_vec());
-        self.scrubbed(fetched, &RequestOptions::default())
+        let options = RequestOptions::default();
+        let fetched = self.fetch_catalog(&options).map(|models| models.to_vec());
+        self.scrubbed(fetched, &options)
     }
 
-    fn fetch_catalog(&self) -> Result<Arc<Vec<Value>>> {
-        let options = RequestOptions::default();
-        let ctx = self.context(Purpose::Catalog, &options)?;
+    fn fetch_catalog(&self, options: &RequestOptions) -> Result<Arc<Vec<Value>>> {
+        let ctx = self.context(Purpose::Catalog, options)?;
         let url = self.inner.route.models_endpoint.as_deref().ok_or_else(|| {
             Error::new(
                 ErrorCode::Unsupported,
@@ -417,14 +424,14 @@ impl Client {
                 ),
             )
         })?;
-        let deadline = Deadline::Whole(self.request_deadline(&options));
+        let deadline = Deadline::Whole(self.request_deadline(options));
         let call = Call {
             url,
             body: None,
             model: "",
             deadline,
             accept: "application/json",
-            cancel: None,
+            cancel: options.cancel.as_ref(),
         };
         let mut response = match self.send_with_retries(&ctx, &call, &mut Vec::new()) {
             Outcome::Answered(response) => response,
@@ -450,7 +457,7 @@ impl Client {
             &self.inner.profile,
             &self.inner.catalog,
             request_model,
-            || self.fetch_catalog(),
+            || self.fetch_catalog(&RequestOptions::default()),
         )
     }
 

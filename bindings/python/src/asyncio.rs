@@ -103,9 +103,9 @@ pub(crate) fn start(
     })
 }
 
-/// Starts a call that takes no request (`list_models`, `doctor`) on the pool. The catalog
-/// request itself is not interrupted by a cancel (core's catalog calls take no token); the
-/// awaiting task is released at once and the result dropped.
+/// Starts a call that takes no request (`list_models`, `doctor`) on the pool. A cancelled
+/// `list_models` closes its connection; `doctor` runs its probe to the end (the awaiting task
+/// is released at once and the report dropped).
 pub(crate) fn start_plain(
     client: &Client,
     kind: &str,
@@ -114,10 +114,16 @@ pub(crate) fn start_plain(
 ) -> CancelHandle {
     let client = client.clone();
     let kind = kind.to_string();
-    submit(event_loop, future, CancelToken::new(), move |_| {
+    submit(event_loop, future, CancelToken::new(), move |token| {
         Ok(Outcome::Value(match kind.as_str() {
             "doctor" => client.doctor(),
-            _ => Value::Array(client.list_models()?),
+            _ => {
+                let options = RequestOptions {
+                    cancel: Some(token),
+                    ..RequestOptions::default()
+                };
+                Value::Array(client.list_models_with(&options)?)
+            }
         }))
     })
 }

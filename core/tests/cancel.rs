@@ -1,0 +1,64 @@
+//! One cancellation mechanism for every call: a `CancelToken` in `RequestOptions` ends chat,
+//! streams and catalog calls with `CANCELLED`, closes the connection and starts no retry.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aigw_core::{CancelToken, Client, Env, ErrorCode, Profile, RequestOptions};
+use aigw_mock::{MockConfig, MockGateway};
+use serde_json::json;
+
+fn client(m: &MockGateway) -> Client {
+    let profile = json!({ "kind": "cloudflare", "base_url": m.base_url("acc", "gw"),
+        "api_key": "cancel-test-key", "retry_max_attempts": 3,
+        "retry_initial_backoff_ms": 50, "retry_max_backoff_ms": 100 });
+    Client::with_env(
+        Profile::from_value(&profile, "provider").unwrap(),
+        Env::from_map(HashMap::new()),
+    )
+    .unwrap()
+}
+
+fn options(token: &CancelToken, spec: &str) -> RequestOptions {
+    let mut o =
+        RequestOptions::from_value(&json!({ "headers": { "x-mock-fault": spec } })).unwrap();
+    o.cancel = Some(token.clone());
+    o
+}
+
+#[test]
+fn a_cancelled_catalog_call_sends_nothing_and_a_cancel_in_flight_closes_it() {
+    let m = MockGateway::start(MockConfig::default()).unwrap();
+    let c = client(&m);
+    let token = CancelToken::new();
+    token.cancel();
+    let e = c.list_models_with(&options(&token, "")).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Cancelled);
+    assert_eq!(m.requests().len(), 0, "no I/O for a cancelled token");
+
+    let token = CancelToken::new();
+    let canceller = {
+        let token = token.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            token.cancel();
+        })
+    };
+    let started = Instant::now();
+    let e = c
+        .list_models_with(&options(&token, "models:delay_ms=3000"))
+        .unwrap_err();
+    canceller.join().unwrap();
+    assert_eq!(e.code, ErrorCode::Cancelled, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "not the 3 s delay"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(m.requests().len(), 1, "no retry after the cancel");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while m.connections_closed() < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(m.connections_closed() >= 1, "the connection was closed");
+}
