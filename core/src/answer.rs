@@ -41,12 +41,23 @@ pub(crate) struct Finish<'a> {
     pub attempts: &'a [Attempt],
     pub price: Option<(Price, PriceSource)>,
     pub expected: Expected,
+    /// The upstream's own usage when the body was translated (it keeps what the translation
+    /// folds together, such as cache writes).
+    pub upstream_usage: Option<Value>,
 }
 
 impl Finish<'_> {
+    /// Uses `usage` (the upstream's, before translation) for `aigw.usage` when given.
+    pub(crate) fn with_usage(mut self, usage: Option<Value>) -> Self {
+        if usage.is_some() {
+            self.upstream_usage = usage;
+        }
+        self
+    }
+
     /// The metadata with `usage` (normalised from the body's) and `cost`.
     fn meta_with_usage(&self, usage: Option<&Value>) -> Value {
-        let usage = Usage::from_upstream(usage);
+        let usage = Usage::from_upstream(self.upstream_usage.as_ref().or(usage));
         let mut meta = self.meta.clone();
         if let Value::Object(map) = &mut meta {
             map.insert("usage".to_string(), usage.to_json());

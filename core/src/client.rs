@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::agent::AgentCell;
 use crate::answer;
@@ -234,8 +234,7 @@ impl Client {
     ) -> Result<CallContext<'a>> {
         let inner = &self.inner;
         inner.route.ensure_resolved()?;
-        if purpose == Purpose::Chat
-            && inner.kind.protocol_family != ProtocolFamily::OpenaiChatCompletions
+        if purpose == Purpose::Chat && inner.kind.protocol_family == ProtocolFamily::BedrockConverse
         {
             return Err(Error::new(
                 ErrorCode::Unsupported,
@@ -466,7 +465,10 @@ impl Client {
     pub fn chat(&self, request: Value, options: &RequestOptions) -> Result<Value> {
         let answer = self
             .send_whole(request, options, Endpoint::Chat { stream: false })
-            .and_then(|a| answer::tree_with_meta(&a.raw, self.finish(&a, Expected::Chat)));
+            .and_then(|a| self.translated(a))
+            .and_then(|(a, usage)| {
+                answer::tree_with_meta(&a.raw, self.finish(&a, Expected::Chat).with_usage(usage))
+            });
         self.scrubbed(answer, options)
     }
 
@@ -476,7 +478,10 @@ impl Client {
     pub fn chat_text(&self, request: Value, options: &RequestOptions) -> Result<String> {
         let answer = self
             .send_whole(request, options, Endpoint::Chat { stream: false })
-            .and_then(|a| answer::spliced_text(&a.raw, self.finish(&a, Expected::Chat)));
+            .and_then(|a| self.translated(a))
+            .and_then(|(a, usage)| {
+                answer::spliced_text(&a.raw, self.finish(&a, Expected::Chat).with_usage(usage))
+            });
         self.scrubbed(answer, options)
     }
 
@@ -524,6 +529,7 @@ impl Client {
             attempts: &a.attempts,
             price: self.price(&a.model),
             expected,
+            upstream_usage: None,
         }
     }
 
@@ -584,7 +590,7 @@ impl Client {
         );
         let price = self.price(&opened.model);
         let gateway = self.gateway_headers(options).unwrap_or_default();
-        Ok(ChatStream::open(
+        let stream = ChatStream::open(
             opened.response,
             meta,
             opened.url,
@@ -593,7 +599,11 @@ impl Client {
             cancel,
             self.call_scrubber(options, &gateway).into_owned(),
         )
-        .with_price(price))
+        .with_price(price);
+        Ok(match self.inner.kind.protocol_family {
+            ProtocolFamily::AnthropicMessages => stream.anthropic(),
+            _ => stream,
+        })
     }
 
     /// Checks the call once, then sends it to each candidate model in turn, with retries,
@@ -624,6 +634,7 @@ impl Client {
         };
         let stream = endpoint == Endpoint::Chat { stream: true };
         let mut asked_usage = stream
+            && self.inner.kind.protocol_family == ProtocolFamily::OpenaiChatCompletions
             && !body.contains_key("stream_options")
             && self.inner.stream_usage.load(Ordering::Relaxed);
         if asked_usage {
@@ -642,8 +653,7 @@ impl Client {
         let mut i = 0;
         while let Some(model) = candidates.get(i) {
             body.insert("model".to_string(), Value::String(model.clone()));
-            let bytes = serde_json::to_vec(&body)
-                .map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))?;
+            let bytes = self.encode(&body, endpoint)?;
             let call = Call {
                 url: &url,
                 body: Some(&bytes),
@@ -682,6 +692,36 @@ impl Client {
         }
         Err(last_err
             .unwrap_or_else(|| Error::new(ErrorCode::ModelSelection, "no candidate model to try")))
+    }
+
+    /// The request body as the upstream's protocol wants it.
+    fn encode(&self, body: &Map<String, Value>, endpoint: Endpoint) -> Result<Vec<u8>> {
+        let encoded = match (self.inner.kind.protocol_family, endpoint) {
+            (ProtocolFamily::AnthropicMessages, Endpoint::Chat { .. }) => {
+                serde_json::to_vec(&crate::anthropic::request(body)?)
+            }
+            _ => serde_json::to_vec(body),
+        };
+        encoded.map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))
+    }
+
+    /// A whole chat answer in OpenAI's shape: an Anthropic message translated (its usage kept
+    /// for `aigw.usage`), an OpenAI one as it came.
+    fn translated(&self, mut a: RawAnswer) -> Result<(RawAnswer, Option<Value>)> {
+        if self.inner.kind.protocol_family != ProtocolFamily::AnthropicMessages {
+            return Ok((a, None));
+        }
+        let url = &self.inner.route.request_endpoint;
+        let message: Value = serde_json::from_slice(&a.raw).map_err(|e| {
+            answer::with_attempts(
+                Error::protocol(format!("chat response from {url} is not valid JSON: {e}")),
+                &a.attempts,
+            )
+        })?;
+        let (completion, usage) = crate::anthropic::answer(&message)
+            .map_err(|e| answer::with_attempts(e, &a.attempts))?;
+        a.raw = completion.to_string().into_bytes();
+        Ok((a, usage))
     }
 
     /// The embeddings model: the request's, else the profile's `embedding_model`.

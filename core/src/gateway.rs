@@ -585,6 +585,15 @@ pub fn parse_error_value(value: &Value) -> ErrorBody {
     let Value::Object(root) = value else {
         return ErrorBody::default();
     };
+    // Anthropic: `{"type": "error", "error": {"type": "overloaded_error", "message": …}}`; its
+    // error type is the provider code.
+    if root.get("type").and_then(Value::as_str) == Some("error") {
+        if let Some(Value::Object(obj)) = root.get("error") {
+            let mut body = from_error_object(obj);
+            body.code = body.code.or_else(|| body.kind.clone());
+            return body;
+        }
+    }
     for key in ["error", "errors"] {
         match root.get(key) {
             Some(Value::Array(items)) => {

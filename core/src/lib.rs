@@ -11,6 +11,7 @@
 
 pub mod agent;
 pub mod answer;
+pub mod anthropic;
 pub mod auth;
 pub mod cancel;
 pub mod catalog;

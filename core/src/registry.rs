@@ -36,7 +36,7 @@ impl AuthScheme {
 pub enum ProtocolFamily {
     /// OpenAI `/chat/completions`; fully served.
     OpenaiChatCompletions,
-    /// Anthropic `/v1/messages`; chat returns `UNSUPPORTED` for now.
+    /// Anthropic `/v1/messages`; served by translation (`crate::anthropic`).
     AnthropicMessages,
     /// AWS Bedrock Converse; chat returns `UNSUPPORTED` for now.
     BedrockConverse,

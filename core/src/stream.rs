@@ -9,6 +9,7 @@ use serde_json::Value;
 use ureq::http::Response;
 use ureq::{Body, BodyReader};
 
+use crate::anthropic::StreamTranslator;
 use crate::cancel::{cancelled_error, CancelToken};
 use crate::error::{Error, ErrorCode, Result};
 use crate::gateway::parse_error_value;
@@ -55,6 +56,10 @@ pub struct ChatStream {
     price: Option<(Price, PriceSource)>,
     /// Set once `usage` and `cost` are in the metadata.
     usage_settled: bool,
+    /// For a protocol other than OpenAI's: turns its events into OpenAI chunks.
+    translator: Option<StreamTranslator>,
+    /// Chunks translated from one event and not handed out yet.
+    pending: VecDeque<StreamChunk>,
 }
 
 impl std::fmt::Debug for ChatStream {
@@ -100,7 +105,15 @@ impl ChatStream {
             usage: None,
             price: None,
             usage_settled: false,
+            translator: None,
+            pending: VecDeque::new(),
         }
+    }
+
+    /// Reads the stream as Anthropic Messages events, translated into OpenAI chunks.
+    pub(crate) fn anthropic(mut self) -> ChatStream {
+        self.translator = Some(StreamTranslator::new());
+        self
     }
 
     /// Sets the model's price, used for `cost` when the stream ends.
@@ -115,7 +128,11 @@ impl ChatStream {
             return;
         }
         self.usage_settled = true;
-        let usage = Usage::from_upstream(self.usage.as_ref());
+        let upstream = match &self.translator {
+            Some(t) => t.usage(),
+            None => self.usage.clone(),
+        };
+        let usage = Usage::from_upstream(upstream.as_ref());
         if let Value::Object(meta) = &mut self.meta {
             meta.insert("usage".to_string(), usage.to_json());
             meta.insert("cost".to_string(), cost_json(&usage, self.price));
@@ -153,6 +170,9 @@ impl ChatStream {
         if self.cancel.is_set() {
             self.close();
             return Err(cancelled_error("stream"));
+        }
+        if let Some(chunk) = self.pending.pop_front() {
+            return Ok(Some(chunk));
         }
         if self.done {
             self.settle_usage();
@@ -207,7 +227,11 @@ impl ChatStream {
             if n == 0 {
                 self.done = true;
                 self.source = Source::Closed;
-                if self.saw_finish {
+                let finished = match &self.translator {
+                    Some(t) => t.stopped(),
+                    None => self.saw_finish,
+                };
+                if finished {
                     return Ok(None);
                 }
                 return Err(Error::protocol(format!(
@@ -245,7 +269,34 @@ impl ChatStream {
         self.source = Source::Closed;
     }
 
+    /// An event of a translated protocol: its chunks go to `pending`, the first is returned.
+    fn translate(&mut self, event: SseEvent) -> Result<Option<StreamChunk>> {
+        let value: Value = serde_json::from_str(&event.data).map_err(|e| {
+            Error::protocol(format!(
+                "stream event {} from {} is not valid JSON: {e}",
+                self.decoder.dispatched(),
+                self.url
+            ))
+        })?;
+        let Some(translator) = self.translator.as_mut() else {
+            return Ok(None);
+        };
+        let chunks = translator.on_event(event.event.as_deref(), &value)?;
+        if translator.stopped() {
+            self.done = true;
+        }
+        self.pending
+            .extend(chunks.into_iter().map(|value| StreamChunk {
+                text: value.to_string(),
+                value,
+            }));
+        Ok(self.pending.pop_front())
+    }
+
     fn interpret(&mut self, event: SseEvent) -> Result<Option<StreamChunk>> {
+        if self.translator.is_some() {
+            return self.translate(event);
+        }
         if event.event.as_deref() == Some("error") {
             let value: Value =
                 serde_json::from_str(&event.data).unwrap_or(Value::String(event.data.clone()));
@@ -316,6 +367,11 @@ fn has_finish_reason(value: &Value) -> bool {
 }
 
 /// A typed error from an error frame, classified like the HTTP status it names, if any.
+/// The typed error of an error event or frame (`{"error": {…}}`), naming where it came from.
+pub(crate) fn error_of(value: &Value, url: &str) -> Error {
+    stream_error(value, url)
+}
+
 fn stream_error(value: &Value, url: &str) -> Error {
     let parsed = parse_error_value(value);
     let inner = value.get("error").unwrap_or(value);

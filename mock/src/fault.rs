@@ -77,6 +77,9 @@ pub(crate) struct Faults {
     pub usage: Option<serde_json::Value>,
     /// Refuse a request carrying `stream_options` with 400, as some OpenAI-compatible upstreams do.
     pub reject_stream_options: bool,
+    /// An Anthropic error type (`overloaded_error`…): with `status`, the Anthropic error body;
+    /// in a stream, an `event: error` after the first text delta.
+    pub error_type: Option<String>,
     pub content_len: Option<usize>,
 
     /// Quote the credentials the request carried in error bodies and error frames, as OpenAI's
@@ -231,6 +234,7 @@ impl Faults {
                         self.usage = Some(value);
                     }
                     "reject_stream_options" => flag(&mut self.reject_stream_options)?,
+                    "error_type" => self.error_type = Some(text()?.trim().to_string()),
                     "tool_call" => {
                         let text = percent_decode(text()?);
                         let (name, args) = text.split_once(':').unwrap_or((text.as_str(), "{}"));

@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+mod anthropic;
 mod fault;
 mod http;
 mod routes;

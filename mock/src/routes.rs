@@ -95,7 +95,7 @@ impl Reply<'_> {
         }
     }
 
-    fn json(&mut self, status: u16, body: &Value) -> Next {
+    pub(crate) fn json(&mut self, status: u16, body: &Value) -> Next {
         self.send(status, "application/json", body.to_string().as_bytes())
     }
 }
@@ -137,6 +137,16 @@ pub(crate) fn handle(state: &State, w: &mut TcpStream, req: Request) -> Next {
         headers: gateway_headers(number, &req),
     };
 
+    if let Some((endpoint, surface)) = anthropic_endpoint(req.path()) {
+        if let (Surface::Gateway, Err(refusal)) = (surface, authorized_gateway(state, &req)) {
+            return unauthorized(&mut reply, refusal);
+        }
+        return match (endpoint, req.method.as_str()) {
+            (Route::Models, "GET") => crate::anthropic::models(state, &mut reply, &req),
+            (Route::Chat, "POST") => crate::anthropic::messages(state, &mut reply, &req, number),
+            (_, method) => not_found(&mut reply, method, req.path()),
+        };
+    }
     match (
         gateway_endpoint(req.path(), state.config.strict_paths),
         req.method.as_str(),
@@ -210,6 +220,26 @@ fn gateway_endpoint(path: &str, strict: bool) -> Option<(Route, Surface)> {
         ["models"] => Some((Route::Models, surface)),
         ["chat", "completions"] => Some((Route::Chat, surface)),
         ["embeddings"] => Some((Route::Embeddings, surface)),
+        _ => None,
+    }
+}
+
+/// The Anthropic Messages routes: `/v1/messages` and `/v1/models` at the root (Anthropic's own
+/// host), or under Cloudflare's `/v1/{account}/{gateway}/anthropic/`.
+fn anthropic_endpoint(path: &str) -> Option<(Route, Surface)> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let (rest, surface) = match segments.as_slice() {
+        ["", "v1", rest @ ..] if rest.len() == 1 => (rest, Surface::Rest),
+        ["", "v1", account, gateway, "anthropic", "v1", rest @ ..]
+            if !account.is_empty() && !gateway.is_empty() =>
+        {
+            (rest, Surface::Gateway)
+        }
+        _ => return None,
+    };
+    match rest {
+        ["messages"] => Some((Route::Chat, surface)),
+        ["models"] => Some((Route::Models, surface)),
         _ => None,
     }
 }
@@ -291,13 +321,21 @@ enum Refusal {
     ProviderKey,
 }
 
+/// The gateway's own token, when the mock is an authenticated gateway.
+fn authorized_gateway(state: &State, req: &Request) -> Result<(), Refusal> {
+    match &state.config.gateway_token {
+        Some(token) if bearer(req.header("cf-aig-authorization")) != Some(token.as_str()) => {
+            Err(Refusal::GatewayToken)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The gateway token (authenticated gateway) and then the provider key.
 fn authorized(state: &State, req: &Request, surface: Surface) -> Result<(), Refusal> {
     let config = &state.config;
-    if let (Some(token), Surface::Gateway) = (&config.gateway_token, surface) {
-        if bearer(req.header("cf-aig-authorization")) != Some(token.as_str()) {
-            return Err(Refusal::GatewayToken);
-        }
+    if surface == Surface::Gateway {
+        authorized_gateway(state, req)?;
     }
     match bearer(req.header("authorization")) {
         Some(key) if config.api_keys.is_empty() || config.api_keys.iter().any(|k| k == key) => {
@@ -336,12 +374,12 @@ fn unauthorized(reply: &mut Reply, refusal: Refusal) -> Next {
     }
 }
 
-fn bad_fault(reply: &mut Reply, message: &str) -> Next {
+pub(crate) fn bad_fault(reply: &mut Reply, message: &str) -> Next {
     reply.json(400, &openai_error(message, "mock_error", "mock_bad_fault"))
 }
 
 /// All `x-mock-fault` header values joined into one spec.
-fn header_fault_spec(req: &Request) -> String {
+pub(crate) fn header_fault_spec(req: &Request) -> String {
     req.headers
         .iter()
         .filter(|(n, _)| n == "x-mock-fault")
@@ -365,7 +403,7 @@ fn echoed_credentials(req: &Request) -> String {
 }
 
 /// Parses the request's faults for `route`, with tag/times applied and echoes filled in.
-fn request_faults(
+pub(crate) fn request_faults(
     state: &State,
     req: &Request,
     spec: &str,
@@ -421,7 +459,7 @@ pub(crate) fn with_raw_bytes(body: &Value, raw: &[u8]) -> Vec<u8> {
 
 /// The faults both endpoints share, in the order they show on the wire. `None` means the
 /// endpoint should answer (possibly with its own body faults).
-fn common_faults(reply: &mut Reply, faults: &Faults) -> Option<Next> {
+pub(crate) fn common_faults(reply: &mut Reply, faults: &Faults) -> Option<Next> {
     // The mock's own request id goes first, so a scripted `header=x-request-id:…` replaces it.
     if faults.no_request_id {
         reply.headers.retain(|(n, _)| n != "x-request-id");

@@ -19,7 +19,12 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 const INVALID_UTF8: &[u8] = b"\xff\xff";
 
 pub(crate) fn send(reply: &mut Reply, answer: &Answer, faults: &Faults) -> Next {
-    let events = build_events(answer, faults);
+    send_events(reply, &build_events(answer, faults), faults)
+}
+
+/// Writes framed SSE events as one chunked answer, with the stream faults (stalls, resets,
+/// bytes split across writes) applied on the way.
+pub(crate) fn send_events(reply: &mut Reply, events: &[Vec<u8>], faults: &Faults) -> Next {
     let extra = [
         ("content-type", "text/event-stream".to_string()),
         ("cache-control", "no-cache".to_string()),

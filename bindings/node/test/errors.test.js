@@ -173,7 +173,7 @@ test('PROTOCOL: malformed JSON from upstream', async () => {
 });
 
 test('UNSUPPORTED: chat on a protocol family not served yet', async () => {
-  const client = new aigw.Client({ kind: 'anthropic', apiKey: 'k', model: 'claude-x' });
+  const client = new aigw.Client({ kind: 'bedrock', baseUrl: 'https://bedrock-runtime.us-east-1.amazonaws.com', modelsEndpoint: 'https://bedrock.us-east-1.amazonaws.com/foundation-models', apiKey: 'k', model: 'anthropic.claude-x' });
   const err = await syncAndAsync(client, hello);
   assert.equal(err.code, 'UNSUPPORTED');
 });

@@ -103,8 +103,9 @@ def test_bad_profile_is_config_error() -> None:
 
 
 def test_unsupported_protocol_family(mock: MockGateway) -> None:
-    kind = next(k for k in aigw.providers() if k["protocol_family"] == "anthropic_messages")
-    client = aigw.Client(kind=kind["id"], base_url=mock.url, api_key=API_KEY, model="m")
+    kind = next(k for k in aigw.providers() if k["protocol_family"] == "bedrock_converse")
+    client = aigw.Client(kind=kind["id"], base_url=mock.url, models_endpoint=f"{mock.url}/models",
+                         api_key=API_KEY, model="m")
     with pytest.raises(aigw.UnsupportedError):
         client.chat(user("hi"))
 

@@ -1,0 +1,404 @@
+//! The Anthropic Messages protocol (docs/contract.md §15): the caller's OpenAI chat request
+//! becomes a Messages request, and the Messages answer, stream events and errors become what the
+//! OpenAI API would have sent. Transport, retries, credentials, gateway options and model
+//! selection stay shared; only the bodies are translated here.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// `max_tokens` when the caller sets none (Anthropic requires it).
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::invalid_argument(message)
+}
+
+/// The text of an OpenAI `content` (a string, or the `text` of its parts).
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// An OpenAI content part as an Anthropic content block.
+fn block_of(part: &Value) -> Result<Value> {
+    match part.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(
+            json!({ "type": "text", "text": part.get("text").and_then(Value::as_str).unwrap_or("") }),
+        ),
+        Some("image_url") => {
+            let url = part
+                .pointer("/image_url/url")
+                .and_then(Value::as_str)
+                .ok_or_else(|| invalid("an image_url part needs image_url.url"))?;
+            match url
+                .strip_prefix("data:")
+                .and_then(|rest| rest.split_once(";base64,"))
+            {
+                Some((media_type, data)) => Ok(json!({ "type": "image",
+                    "source": { "type": "base64", "media_type": media_type, "data": data } })),
+                None => Ok(json!({ "type": "image", "source": { "type": "url", "url": url } })),
+            }
+        }
+        other => Err(Error::new(
+            ErrorCode::Unsupported,
+            format!(
+                "content part type {} has no Anthropic Messages form",
+                other.unwrap_or("(none)")
+            ),
+        )),
+    }
+}
+
+/// The blocks of an OpenAI message `content`.
+fn blocks_of(content: Option<&Value>) -> Result<Vec<Value>> {
+    match content {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) if s.is_empty() => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![json!({ "type": "text", "text": s })]),
+        Some(Value::Array(parts)) => parts.iter().map(block_of).collect(),
+        Some(_) => Err(invalid(
+            "a message's content must be a string or a list of parts",
+        )),
+    }
+}
+
+/// One OpenAI message as `(role, blocks)` for Anthropic; `None` for system messages, whose text
+/// goes to `system`.
+fn message_of(m: &Value, system: &mut Vec<String>) -> Result<Option<(&'static str, Vec<Value>)>> {
+    let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+    match role {
+        "system" | "developer" => {
+            system.push(text_of(m.get("content").unwrap_or(&Value::Null)));
+            Ok(None)
+        }
+        "user" => Ok(Some(("user", blocks_of(m.get("content"))?))),
+        "assistant" => {
+            let mut blocks = blocks_of(m.get("content"))?;
+            for call in m
+                .get("tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let arguments = call
+                    .pointer("/function/arguments")
+                    .and_then(Value::as_str)
+                    .unwrap_or("{}");
+                let input: Value = serde_json::from_str(if arguments.trim().is_empty() {
+                    "{}"
+                } else {
+                    arguments
+                })
+                .map_err(|e| invalid(format!("a tool call's arguments are not JSON: {e}")))?;
+                blocks.push(json!({ "type": "tool_use",
+                    "id": call.get("id").cloned().unwrap_or(Value::Null),
+                    "name": call.pointer("/function/name").cloned().unwrap_or(Value::Null),
+                    "input": input }));
+            }
+            Ok(Some(("assistant", blocks)))
+        }
+        "tool" => Ok(Some((
+            "user",
+            vec![json!({ "type": "tool_result",
+                "tool_use_id": m.get("tool_call_id").cloned().unwrap_or(Value::Null),
+                "content": text_of(m.get("content").unwrap_or(&Value::Null)) })],
+        ))),
+        other => Err(invalid(format!(
+            "message role `{other}` has no Anthropic Messages form"
+        ))),
+    }
+}
+
+/// Translates an OpenAI chat request (with `model` set) into a Messages request.
+pub fn request(body: &Map<String, Value>) -> Result<Value> {
+    if body.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
+        return Err(Error::new(
+            ErrorCode::Unsupported,
+            "`n` > 1 has no Anthropic Messages form: send one request per answer",
+        ));
+    }
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("the chat request needs a `messages` list"))?;
+    let mut system = Vec::new();
+    let mut turns: Vec<(&str, Vec<Value>)> = Vec::new();
+    for m in messages {
+        let Some((role, blocks)) = message_of(m, &mut system)? else {
+            continue;
+        };
+        match turns.last_mut() {
+            // Anthropic wants roles to alternate: consecutive same-role messages merge.
+            Some((last, previous)) if *last == role => previous.extend(blocks),
+            _ => turns.push((role, blocks)),
+        }
+    }
+    let mut out = Map::new();
+    out.insert(
+        "model".into(),
+        body.get("model").cloned().unwrap_or(Value::Null),
+    );
+    let max_tokens = body
+        .get("max_tokens")
+        .or_else(|| body.get("max_completion_tokens"))
+        .and_then(Value::as_u64)
+        .unwrap_or(DEFAULT_MAX_TOKENS);
+    out.insert("max_tokens".into(), Value::from(max_tokens));
+    if !system.is_empty() {
+        out.insert("system".into(), Value::String(system.join("\n\n")));
+    }
+    out.insert(
+        "messages".into(),
+        Value::Array(
+            turns
+                .into_iter()
+                .map(|(role, content)| json!({ "role": role, "content": content }))
+                .collect(),
+        ),
+    );
+    for key in ["temperature", "top_p", "top_k", "stream"] {
+        if let Some(v) = body.get(key).filter(|v| !v.is_null()) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    match body.get("stop") {
+        Some(Value::String(s)) => {
+            out.insert("stop_sequences".into(), json!([s]));
+        }
+        Some(Value::Array(list)) => {
+            out.insert("stop_sequences".into(), Value::Array(list.clone()));
+        }
+        _ => {}
+    }
+    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
+        let tools: Vec<Value> = tools
+            .iter()
+            .map(|t| {
+                let f = t.get("function").unwrap_or(t);
+                let mut tool = json!({ "name": f.get("name").cloned().unwrap_or(Value::Null),
+                    "input_schema": f.get("parameters").cloned().unwrap_or(json!({ "type": "object" })) });
+                if let Some(d) = f.get("description") {
+                    tool["description"] = d.clone();
+                }
+                tool
+            })
+            .collect();
+        out.insert("tools".into(), Value::Array(tools));
+    }
+    if let Some(choice) = body.get("tool_choice") {
+        let mapped = match choice {
+            Value::String(s) if s == "auto" => json!({ "type": "auto" }),
+            Value::String(s) if s == "required" => json!({ "type": "any" }),
+            Value::String(s) if s == "none" => json!({ "type": "none" }),
+            Value::Object(_) => match choice.pointer("/function/name") {
+                Some(name) => json!({ "type": "tool", "name": name }),
+                None => return Err(invalid("tool_choice names no function")),
+            },
+            _ => {
+                return Err(invalid(
+                    "tool_choice must be auto, required, none or a function",
+                ))
+            }
+        };
+        out.insert("tool_choice".into(), mapped);
+    }
+    if let Some(user) = body.get("user").and_then(Value::as_str) {
+        out.insert("metadata".into(), json!({ "user_id": user }));
+    }
+    Ok(Value::Object(out))
+}
+
+/// OpenAI's `finish_reason` for an Anthropic `stop_reason`.
+pub fn finish_reason(stop_reason: Option<&str>) -> Value {
+    match stop_reason {
+        None => Value::Null,
+        Some("max_tokens") => json!("length"),
+        Some("tool_use") => json!("tool_calls"),
+        Some("refusal") => json!("content_filter"),
+        Some(_) => json!("stop"),
+    }
+}
+
+/// Anthropic usage in OpenAI's shape (prompt tokens include cache reads and writes, the cached
+/// ones also under `prompt_tokens_details`).
+fn openai_usage(usage: &Value) -> Value {
+    let n = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let prompt =
+        n("input_tokens") + n("cache_read_input_tokens") + n("cache_creation_input_tokens");
+    let completion = n("output_tokens");
+    json!({ "prompt_tokens": prompt, "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": { "cached_tokens": n("cache_read_input_tokens") } })
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A Messages answer as a `chat.completion`, with the upstream usage (Anthropic's shape, for
+/// `aigw.usage`).
+pub fn answer(message: &Value) -> Result<(Value, Option<Value>)> {
+    if message.get("type").and_then(Value::as_str) != Some("message") {
+        return Err(Error::protocol(
+            "the Anthropic answer is not a message (no \"type\": \"message\")",
+        ));
+    }
+    let mut text = String::new();
+    let mut calls = Vec::new();
+    for block in message
+        .get("content")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match block.get("type").and_then(Value::as_str) {
+            Some("text") => text.push_str(block.get("text").and_then(Value::as_str).unwrap_or("")),
+            Some("tool_use") => calls.push(
+                json!({ "id": block.get("id").cloned().unwrap_or(Value::Null),
+                "type": "function",
+                "function": { "name": block.get("name").cloned().unwrap_or(Value::Null),
+                    "arguments": block.get("input").unwrap_or(&json!({})).to_string() } }),
+            ),
+            _ => {}
+        }
+    }
+    let mut msg = json!({ "role": "assistant",
+        "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { Value::String(text) } });
+    if !calls.is_empty() {
+        msg["tool_calls"] = Value::Array(calls);
+    }
+    let usage = message.get("usage").cloned();
+    let completion = json!({
+        "id": message.get("id").cloned().unwrap_or(Value::Null),
+        "object": "chat.completion",
+        "created": now(),
+        "model": message.get("model").cloned().unwrap_or(Value::Null),
+        "choices": [{ "index": 0, "message": msg,
+            "finish_reason": finish_reason(message.get("stop_reason").and_then(Value::as_str)) }],
+        "usage": usage.as_ref().map(openai_usage).unwrap_or(Value::Null),
+    });
+    Ok((completion, usage))
+}
+
+/// Turns Messages stream events into `chat.completion.chunk`s, one event at a time.
+#[derive(Debug, Default)]
+pub struct StreamTranslator {
+    id: Value,
+    model: Value,
+    created: u64,
+    /// Anthropic content-block index → OpenAI tool-call index.
+    tools: HashMap<u64, u64>,
+    usage: Map<String, Value>,
+    stopped: bool,
+}
+
+impl StreamTranslator {
+    /// A translator for one stream.
+    pub fn new() -> StreamTranslator {
+        StreamTranslator {
+            created: now(),
+            ..StreamTranslator::default()
+        }
+    }
+
+    /// Whether `message_stop` arrived (the stream ended properly).
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// The usage so far, in Anthropic's shape.
+    pub fn usage(&self) -> Option<Value> {
+        (!self.usage.is_empty()).then(|| Value::Object(self.usage.clone()))
+    }
+
+    fn chunk(&self, delta: Value, finish: Value) -> Value {
+        json!({ "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+            "model": self.model, "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
+    }
+
+    fn add_usage(&mut self, usage: Option<&Value>) {
+        for (k, v) in usage.and_then(Value::as_object).into_iter().flatten() {
+            if v.is_u64() {
+                self.usage.insert(k.clone(), v.clone());
+            }
+        }
+    }
+
+    /// The chunks one event becomes (often none). `event` is the SSE `event` name, `data` its
+    /// parsed JSON. An `error` event is a typed error.
+    pub fn on_event(&mut self, event: Option<&str>, data: &Value) -> Result<Vec<Value>> {
+        let kind = event
+            .or_else(|| data.get("type").and_then(Value::as_str))
+            .unwrap_or("");
+        Ok(match kind {
+            "message_start" => {
+                let message = data.get("message").unwrap_or(&Value::Null);
+                self.id = message.get("id").cloned().unwrap_or(Value::Null);
+                self.model = message.get("model").cloned().unwrap_or(Value::Null);
+                self.add_usage(message.get("usage"));
+                vec![self.chunk(json!({ "role": "assistant", "content": "" }), Value::Null)]
+            }
+            "content_block_start" => {
+                let block = data.get("content_block").unwrap_or(&Value::Null);
+                if block.get("type").and_then(Value::as_str) != Some("tool_use") {
+                    return Ok(Vec::new());
+                }
+                let index = data.get("index").and_then(Value::as_u64).unwrap_or(0);
+                let tool_index = self.tools.len() as u64;
+                self.tools.insert(index, tool_index);
+                vec![self.chunk(
+                    json!({ "tool_calls": [{ "index": tool_index,
+                        "id": block.get("id").cloned().unwrap_or(Value::Null), "type": "function",
+                        "function": { "name": block.get("name").cloned().unwrap_or(Value::Null),
+                            "arguments": "" } }] }),
+                    Value::Null,
+                )]
+            }
+            "content_block_delta" => {
+                let delta = data.get("delta").unwrap_or(&Value::Null);
+                match delta.get("type").and_then(Value::as_str) {
+                    Some("text_delta") => vec![self.chunk(
+                        json!({ "content": delta.get("text").cloned().unwrap_or(json!("")) }),
+                        Value::Null,
+                    )],
+                    Some("input_json_delta") => {
+                        let index = data.get("index").and_then(Value::as_u64).unwrap_or(0);
+                        let tool_index = self.tools.get(&index).copied().unwrap_or(0);
+                        vec![self.chunk(
+                            json!({ "tool_calls": [{ "index": tool_index, "function": {
+                                "arguments": delta.get("partial_json").cloned().unwrap_or(json!("")) } }] }),
+                            Value::Null,
+                        )]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            "message_delta" => {
+                self.add_usage(data.get("usage"));
+                let stop = data.pointer("/delta/stop_reason").and_then(Value::as_str);
+                vec![self.chunk(json!({}), finish_reason(stop))]
+            }
+            "message_stop" => {
+                self.stopped = true;
+                let mut usage = self.chunk(json!({}), Value::Null);
+                usage["choices"] = json!([]);
+                usage["usage"] = openai_usage(&Value::Object(self.usage.clone()));
+                vec![usage]
+            }
+            "error" => return Err(crate::stream::error_of(data, "the Anthropic stream")),
+            _ => Vec::new(),
+        })
+    }
+}
