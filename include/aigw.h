@@ -22,19 +22,22 @@
  *   (only the arguments documented as "may be NULL" accept NULL). Panics inside aigw never cross
  *   into C: they are caught and reported as AIGW_STATUS_INTERNAL.
  *
- * Ownership. Objects (aigw_client, aigw_stream, aigw_error) are owned by the caller and freed
- *   with their _free function; `char *` results are owned by the caller and freed with
- *   aigw_string_free() (never with free()). `const char *` results are borrowed: static, or
- *   valid for the lifetime the function states (an error's strings until aigw_error_free, a
- *   stream chunk until the next aigw_stream_next). Every _free function accepts NULL.
+ * Ownership. Objects (aigw_client, aigw_stream, aigw_error, aigw_cancel_token) are owned by
+ *   the caller and freed with their _free function; `char *` results are owned by the caller
+ *   and freed with aigw_string_free() (never with free()). `const char *` results are borrowed:
+ *   static, or valid for the lifetime the function states (an error's strings until
+ *   aigw_error_free, a stream chunk until the next aigw_stream_next). Every _free function
+ *   accepts NULL.
  *   An object pointer passed to aigw is NULL (where allowed) or one aigw returned that has not
  *   been freed yet; after its _free function it must not be passed again.
  *
  * Thread safety. aigw keeps no global mutable state; functions without an object are
  *   thread-safe. A `const aigw_client *` may be used by many threads at once (one connection
  *   pool is shared). An aigw_stream is read by one thread at a time, but aigw_stream_cancel()
- *   may be called from any thread. An aigw_error is immutable. An object must not be freed
- *   while another thread uses it.
+ *   may be called from any thread. An aigw_error is immutable. An aigw_cancel_token may be
+ *   given to calls on many threads and cancelled from any thread (a running call holds its own
+ *   reference to it, see aigw_cancel_token_free). An object must not be freed while another
+ *   thread uses it.
  *
  * Blocking. Functions that talk to the network block the calling thread, bounded by the
  *   profile's timeouts (connect_timeout_ms, request_timeout_ms, stream_idle_timeout_ms).
@@ -120,7 +123,8 @@ enum aigw_status
      */
     AIGW_STATUS_UNSUPPORTED = 12,
     /**
-     * The stream was cancelled or closed by the caller.
+     * The call (`aigw_cancel_token_cancel`) or stream (`aigw_stream_cancel`) was cancelled by the
+     * caller.
      */
     AIGW_STATUS_CANCELLED = 13,
     /**
@@ -135,6 +139,12 @@ typedef enum aigw_status aigw_status;
 typedef uint32_t aigw_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/**
+ * A cancel token: made with `aigw_cancel_token_new`, cancelled (for good) with
+ * `aigw_cancel_token_cancel` from any thread, freed with `aigw_cancel_token_free`.
+ */
+typedef struct aigw_cancel_token aigw_cancel_token;
 
 /**
  * A configured client: resolved route, credentials and one keep-alive connection pool.
@@ -157,6 +167,42 @@ typedef struct aigw_stream aigw_stream;
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Makes a cancel token, not cancelled, for `aigw_client_chat_cancellable`.
+ *
+ * On `AIGW_STATUS_OK`, `*token_out` receives a token to free with `aigw_cancel_token_free`.
+ * Returns `AIGW_STATUS_INVALID_ARGUMENT` when `token_out` is NULL (nothing is made). No I/O.
+ * Thread-safe.
+ *
+ * A token cannot be reset: once cancelled it stays cancelled, and every call given it later
+ * returns `AIGW_STATUS_CANCELLED` at once. Make a new token for each call (or group of calls)
+ * you may want to cancel.
+ */
+aigw_status aigw_cancel_token_new(aigw_cancel_token **token_out);
+
+/**
+ * Cancels the token: every call using it ends with `AIGW_STATUS_CANCELLED` within about 100 ms
+ * (whether it is waiting for its answer, reading it, or waiting between retries), drops its
+ * connection and is not retried; calls given the token later return `AIGW_STATUS_CANCELLED` at
+ * once, without I/O. A connection attempt already under way is not interrupted (it is bounded by
+ * the profile's `connect_timeout_ms`); the call then ends with `AIGW_STATUS_CANCELLED`. A
+ * cancelled token stays cancelled.
+ *
+ * Thread-safe: may be called from any thread, also while other threads are inside calls using
+ * the token, as long as the token has not been freed. Cancelling twice is harmless. Returns
+ * `AIGW_STATUS_OK`, or `AIGW_STATUS_INVALID_ARGUMENT` when `token` is NULL (nothing happens).
+ */
+aigw_status aigw_cancel_token_cancel(const aigw_cancel_token *token);
+
+/**
+ * Frees a token. NULL is a no-op. Calls already running with the token are not affected: each
+ * holds its own reference to the token's state (taken when it started), so a cancel made before
+ * the free still ends them, and they finish normally otherwise. The token must not be passed to
+ * any function after this, nor freed while a call is just being handed it on another thread
+ * (free it once that call returned, or once you know it started).
+ */
+void aigw_cancel_token_free(aigw_cancel_token *token);
 
 /**
  * Builds a client from a profile given as a JSON object (docs/contract.md section 3: `kind`, `base_url`,
@@ -247,6 +293,38 @@ aigw_status aigw_client_chat(const aigw_client *client,
                              const char *options_json,
                              char **response_json,
                              aigw_error **err);
+
+/**
+ * `aigw_client_chat` that another thread can cancel through `token` (docs/contract.md section
+ * 13), made with `aigw_cancel_token_new`.
+ *
+ * `aigw_cancel_token_cancel(token)`, from any thread, ends the call with
+ * `AIGW_STATUS_CANCELLED` within about 100 ms, whether it is waiting for the answer, reading it,
+ * or waiting between retries; the connection is dropped and the request is not retried (the
+ * error's `attempts` list no attempt made after the cancel). When the token is already
+ * cancelled, the call returns `AIGW_STATUS_CANCELLED` at once, before any network I/O (no
+ * request is sent, no model catalog fetched). The arguments are checked first: a NULL `token`,
+ * like any other bad argument, is `AIGW_STATUS_INVALID_ARGUMENT`.
+ *
+ * The call takes its own reference to the token's state as it starts: another thread may
+ * cancel the token and then free it while the call runs, and the call still ends with
+ * `AIGW_STATUS_CANCELLED` (or, without a cancel, finishes normally). The pointer itself must be
+ * live when the call receives it: do not free the token while it is being handed to a call
+ * that has not started yet. One token may serve several calls, also at once on several
+ * threads: cancelling it cancels all of them. A cancelled token stays cancelled; use a new one
+ * for the next call.
+ *
+ * Otherwise as `aigw_client_chat`: on `AIGW_STATUS_OK`, `*response_json` receives the answer
+ * with its `"aigw"` metadata, an owned string to free with `aigw_string_free`. `client`,
+ * `request_json`, `token` and `response_json` must not be NULL; `options_json` and `err` may be
+ * NULL. Strings are borrowed for the call. Thread-safe.
+ */
+aigw_status aigw_client_chat_cancellable(const aigw_client *client,
+                                         const char *request_json,
+                                         const char *options_json,
+                                         const aigw_cancel_token *token,
+                                         char **response_json,
+                                         aigw_error **err);
 
 /**
  * Creates embeddings and waits for the answer (docs/contract.md section 14).

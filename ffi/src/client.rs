@@ -8,6 +8,7 @@ use aigw_core::{Client, Error, RequestOptions};
 use serde_json::Value;
 
 use crate::boundary::{self, input_str, object, optional_str, out, owned_json, owned_string};
+use crate::cancel::{self, aigw_cancel_token};
 use crate::error::aigw_error;
 use crate::status::aigw_status;
 use crate::stream::aigw_stream;
@@ -223,6 +224,55 @@ pub unsafe extern "C" fn aigw_client_chat(
             client,
             request_json,
             options_json,
+            None,
+            response_json,
+            err,
+            |c, r, o| c.chat_text(r, o),
+        )
+    }
+}
+
+/// `aigw_client_chat` that another thread can cancel through `token` (docs/contract.md section
+/// 13), made with `aigw_cancel_token_new`.
+///
+/// `aigw_cancel_token_cancel(token)`, from any thread, ends the call with
+/// `AIGW_STATUS_CANCELLED` within about 100 ms, whether it is waiting for the answer, reading it,
+/// or waiting between retries; the connection is dropped and the request is not retried (the
+/// error's `attempts` list no attempt made after the cancel). When the token is already
+/// cancelled, the call returns `AIGW_STATUS_CANCELLED` at once, before any network I/O (no
+/// request is sent, no model catalog fetched). The arguments are checked first: a NULL `token`,
+/// like any other bad argument, is `AIGW_STATUS_INVALID_ARGUMENT`.
+///
+/// The call takes its own reference to the token's state as it starts: another thread may
+/// cancel the token and then free it while the call runs, and the call still ends with
+/// `AIGW_STATUS_CANCELLED` (or, without a cancel, finishes normally). The pointer itself must be
+/// live when the call receives it: do not free the token while it is being handed to a call
+/// that has not started yet. One token may serve several calls, also at once on several
+/// threads: cancelling it cancels all of them. A cancelled token stays cancelled; use a new one
+/// for the next call.
+///
+/// Otherwise as `aigw_client_chat`: on `AIGW_STATUS_OK`, `*response_json` receives the answer
+/// with its `"aigw"` metadata, an owned string to free with `aigw_string_free`. `client`,
+/// `request_json`, `token` and `response_json` must not be NULL; `options_json` and `err` may be
+/// NULL. Strings are borrowed for the call. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aigw_client_chat_cancellable(
+    client: *const aigw_client,
+    request_json: *const c_char,
+    options_json: *const c_char,
+    token: *const aigw_cancel_token,
+    response_json: *mut *mut c_char,
+    err: *mut *mut aigw_error,
+) -> aigw_status {
+    // SAFETY: as in `aigw_client_chat`, and `token` is NULL or a token aigw returned that has
+    // not been freed ("Ownership"; this function's comment forbids freeing it while it is being
+    // handed over), which is what `request_call` asks of it.
+    unsafe {
+        request_call(
+            client,
+            request_json,
+            options_json,
+            Some(token),
             response_json,
             err,
             |c, r, o| c.chat_text(r, o),
@@ -256,6 +306,7 @@ pub unsafe extern "C" fn aigw_client_embeddings(
             client,
             request_json,
             options_json,
+            None,
             response_json,
             err,
             |c, r, o| c.embeddings_text(r, o),
@@ -263,16 +314,22 @@ pub unsafe extern "C" fn aigw_client_embeddings(
     }
 }
 
-/// One request (chat or embeddings) answered as JSON text into `*response_json`.
+/// One request (chat or embeddings) answered as JSON text into `*response_json`. With
+/// `token` (`Some`, for the `_cancellable` functions) the call is cancellable: NULL is
+/// INVALID_ARGUMENT, and a token already cancelled once the arguments are checked ends the call
+/// with CANCELLED before anything else (core would otherwise still fetch the model catalog
+/// before its first cancellable wait).
 ///
 /// # Safety
 /// `client` is NULL or a live client; `request_json` and `options_json` are NULL or
-/// NUL-terminated strings valid for the call; `response_json` is NULL or writable for a
+/// NUL-terminated strings valid for the call; `token` is `None`, or holds NULL or a live token
+/// not freed before this function took its clone; `response_json` is NULL or writable for a
 /// `char *`; `err` is NULL or writable for an `aigw_error *`.
 unsafe fn request_call(
     client: *const aigw_client,
     request_json: *const c_char,
     options_json: *const c_char,
+    token: Option<*const aigw_cancel_token>,
     response_json: *mut *mut c_char,
     err: *mut *mut aigw_error,
     send: impl FnOnce(
@@ -292,9 +349,23 @@ unsafe fn request_call(
         // SAFETY: `options_json` may be NULL (absent, per the callers' comments); otherwise it is
         // a NUL-terminated string borrowed for the call (the header's "Arguments" convention).
         let options_json = unsafe { optional_str(options_json, "options_json") }?;
+        let cancel = match token {
+            // SAFETY: by this function's contract a given `token` is NULL (INVALID_ARGUMENT from
+            // `token_of`) or a live token; `token_of` clones the core token and keeps no borrow
+            // of the C object, so freeing it on another thread from now on does not affect this
+            // call.
+            Some(token) => Some(unsafe { cancel::token_of(token) }?),
+            None => None,
+        };
         let response_json = out(response_json, "response_json")?;
         let request = parse_request(request_json)?;
-        let options = parse_options(options_json)?;
+        let mut options = parse_options(options_json)?;
+        if let Some(cancel) = cancel {
+            if cancel.is_cancelled() {
+                return Err(aigw_core::cancel::cancelled_error("request"));
+            }
+            options.cancel = Some(cancel);
+        }
         let answer = owned_string(send(&client.client, request, &options)?)?;
         // SAFETY: `response_json` is a non-NULL `char **` out-param (checked by `out`),
         // writable for a `char *` by the header's "Out-params" convention.

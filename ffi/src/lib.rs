@@ -18,12 +18,14 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod boundary;
+pub mod cancel;
 pub mod client;
 pub mod error;
 pub mod status;
 pub mod stream;
 pub mod strings;
 
+pub use cancel::aigw_cancel_token;
 pub use client::aigw_client;
 pub use error::aigw_error;
 pub use status::aigw_status;

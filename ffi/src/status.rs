@@ -37,7 +37,8 @@ pub enum aigw_status {
     Protocol = 11,
     /// The kind's protocol family is not served yet.
     Unsupported = 12,
-    /// The stream was cancelled or closed by the caller.
+    /// The call (`aigw_cancel_token_cancel`) or stream (`aigw_stream_cancel`) was cancelled by the
+    /// caller.
     Cancelled = 13,
     /// A caught panic or a bug in aigw.
     Internal = 14,

@@ -177,6 +177,11 @@ fn c_null_and_invalid_utf8_arguments() {
 }
 
 #[test]
+fn c_cancel_tokens_end_calls_before_and_during_io() {
+    compile_and_run("test_cancel", 1);
+}
+
+#[test]
 fn c_one_client_shared_by_8_threads_x_200_requests() {
     compile_and_run("test_threads", 200);
 }

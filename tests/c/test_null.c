@@ -47,6 +47,9 @@ static void test_process_functions(void) {
     aigw_client_free(NULL);
     aigw_stream_free(NULL);
     aigw_error_free(NULL);
+    aigw_cancel_token_free(NULL);
+    CHECK(aigw_cancel_token_new(NULL) == AIGW_STATUS_INVALID_ARGUMENT);
+    CHECK(aigw_cancel_token_cancel(NULL) == AIGW_STATUS_INVALID_ARGUMENT);
     CHECK(aigw_version() != NULL);
 }
 
@@ -81,6 +84,7 @@ static void test_client_functions(aigw_client *client) {
     const char *request = "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}";
     /* Would take 3 s if any I/O happened: argument checks come first. */
     char *slow = fault_options("delay_ms=3000", "");
+    aigw_cancel_token *token = NULL;
     double started;
 
     CHECK_INVALID(aigw_client_describe(NULL, &json, &err), "client");
@@ -100,6 +104,21 @@ static void test_client_functions(aigw_client *client) {
     CHECK_INVALID(aigw_client_chat(client, request, "{\"timeout_ms\": \"\xe2\x82\"}", &json, &err),
                   "options_json");
     CHECK(aigw_client_chat(NULL, NULL, NULL, NULL, NULL) == AIGW_STATUS_INVALID_ARGUMENT);
+
+    CHECK_STATUS(aigw_cancel_token_new(&token), AIGW_STATUS_OK, NULL);
+    CHECK_INVALID(aigw_client_chat_cancellable(NULL, request, slow, token, &json, &err), "client");
+    CHECK_INVALID(aigw_client_chat_cancellable(client, NULL, slow, token, &json, &err),
+                  "request_json");
+    CHECK_INVALID(aigw_client_chat_cancellable(client, request, slow, NULL, &json, &err), "token");
+    CHECK_INVALID(aigw_client_chat_cancellable(client, request, slow, token, NULL, &err),
+                  "response_json");
+    CHECK_INVALID(aigw_client_chat_cancellable(client, "\xff", slow, token, &json, &err),
+                  "request_json");
+    CHECK_INVALID(aigw_client_chat_cancellable(client, request, "\xc3", token, &json, &err),
+                  "options_json");
+    CHECK(aigw_client_chat_cancellable(NULL, NULL, NULL, NULL, NULL, NULL) ==
+          AIGW_STATUS_INVALID_ARGUMENT);
+    aigw_cancel_token_free(token);
 
     CHECK_INVALID(aigw_client_chat_stream(NULL, request, slow, &stream, &err), "client");
     CHECK_INVALID(aigw_client_chat_stream(client, NULL, slow, &stream, &err), "request_json");
