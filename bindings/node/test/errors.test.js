@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const aigw = require('..');
-const { readVectors, startMock, closedPort, caught } = require('./helpers');
+const { API_KEY, readVectors, startMock, closedPort, caught } = require('./helpers');
 
 let mock;
 test.before(async () => {
@@ -225,4 +225,20 @@ test('secrets an upstream echoes back are scrubbed from messages, inspect output
   const echoingCatalog = new aigw.Client(mock.profile({ headers: { 'x-mock-fault': 'models:status=403;models:echo_secrets' } }));
   const report = JSON.stringify(await echoingCatalog.doctor());
   assert.ok(!report.includes(key) && report.includes('[redacted]'), report);
+});
+
+test('anthropic kind: chat, stream and errors translated to and from Messages', async () => {
+  const claude = new aigw.Client({ kind: 'anthropic', baseUrl: mock.origin, apiKey: API_KEY, model: 'claude-sonnet-4-5', retryMaxAttempts: 1 });
+  const answer = await claude.chat({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi there' }] });
+  assert.equal(answer.choices[0].message.content, 'echo: hi there');
+  assert.equal(answer.aigw.usage.input_tokens, 2);
+  const sent = (await mock.control('requests')).at(-1);
+  assert.ok(sent.path.endsWith('/v1/messages'));
+  assert.equal(JSON.parse(sent.body).system, 'Be brief.');
+  const chunks = [];
+  for await (const chunk of claude.chatStream({ messages: [{ role: 'user', content: 'stream this' }] })) chunks.push(chunk);
+  assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), 'echo: stream this');
+  const err = await caught(() => claude.chat(hello, { headers: { 'x-mock-fault': 'status=529;error_type=overloaded_error' } }));
+  assert.equal(err.code, 'PROVIDER');
+  assert.equal(err.providerCode, 'overloaded_error');
 });
