@@ -1,6 +1,6 @@
 //! One helper wraps every asynchronous call: it creates the promise on the JavaScript thread,
-//! runs the blocking core call on the [`pool`](crate::pool), and settles the promise back on the
-//! JavaScript thread (a resolved string, or the `Error` of [`error`](crate::error)).
+//! runs the blocking core call on core's worker pool (`aigw_core::pool`), and settles the promise
+//! back on the JavaScript thread (a resolved string, or the `Error` of [`error`](crate::error)).
 
 use aigw_core::{Error, ErrorCode};
 use napi::bindgen_prelude::Object;
@@ -60,7 +60,7 @@ pub(crate) fn run<'e>(
     job: impl FnOnce() -> Result<String, Error> + Send + 'static,
 ) -> napi::Result<Object<'e>> {
     let (pending, promise) = Pending::new(env)?;
-    crate::pool::spawn(move || pending.settle(guard(job)));
+    aigw_core::pool::spawn(move || pending.settle(guard(job)));
     Ok(promise)
 }
 

@@ -1,7 +1,7 @@
 'use strict';
 // Behaviour only a whole process shows: a pending call keeps Node alive until it settles, an
 // abandoned stream does not (and garbage collection closes its connection), and calls beyond
-// AIGW_NODE_MAX_THREADS wait their turn.
+// AIGW_MAX_THREADS (the ceiling of core's worker pool) wait their turn.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -89,13 +89,47 @@ test('garbage collection closes the connections of abandoned streams', async (t)
   assert.ok(closed >= 20, `${closed} of 20 connections closed within ${ms} ms of the last reference going`);
 });
 
-test('calls beyond AIGW_NODE_MAX_THREADS wait their turn', async () => {
+test('streams abandoned under a long-lived AbortSignal are still collected, listener and all', async (t) => {
+  // The signal's listener holds each stream only weakly: garbage collection closes the
+  // connections as without a signal, and the listener goes with the last stream.
+  const out = await runNode(`${PRELUDE}
+    const { getEventListeners } = require('node:events');
+    const stats = async () => (await fetch(process.env.AIGW_TEST_MOCK + '/__mock/stats')).json();
+    const controller = new AbortController();
+    const N = 10;
+    (async () => {
+      const before = await stats();
+      let streams = Array.from({ length: N }, () => client.chatStream(hello('gc'), {
+        headers: { 'x-mock-fault': 'chunks=5000;stall_after=1;stall_ms=500' }, signal: controller.signal }));
+      await Promise.all(streams.map((s) => s.next()));
+      const watching = getEventListeners(controller.signal, 'abort').length;
+      streams = null;
+      const started = Date.now();
+      let closed = 0;
+      let left = watching;
+      while ((closed < N || left > 0) && Date.now() - started < 8000) {
+        globalThis.gc();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        closed = (await stats()).connections_closed - before.connections_closed;
+        left = getEventListeners(controller.signal, 'abort').length;
+      }
+      console.log(JSON.stringify({ watching, closed, left, ms: Date.now() - started }));
+    })();
+  `, { AIGW_TEST_MOCK: mock.origin }, ['--expose-gc']);
+  const { watching, closed, left, ms } = JSON.parse(out);
+  t.diagnostic(`${closed} connections closed and ${left} listeners left ${ms} ms after the streams became garbage`);
+  assert.equal(watching, 1, 'one listener for the ten streams');
+  assert.ok(closed >= 10, `${closed} of 10 connections closed`);
+  assert.equal(left, 0, 'the listener went with the streams');
+});
+
+test('calls beyond AIGW_MAX_THREADS wait their turn', async () => {
   const out = await runNode(`${PRELUDE}
     const started = Date.now();
     Promise.all(Array.from({ length: 6 }, (_, i) =>
       client.chat(hello('q' + i), { headers: { 'x-mock-fault': 'delay_ms=200' } })))
       .then((all) => console.log(JSON.stringify({ n: all.length, ms: Date.now() - started })));
-  `, { AIGW_NODE_MAX_THREADS: '2' });
+  `, { AIGW_MAX_THREADS: '2' });
   const { n, ms } = JSON.parse(out);
   assert.equal(n, 6);
   assert.ok(ms >= 550, `6 calls of 200 ms on 2 threads took ${ms} ms`);
