@@ -123,6 +123,46 @@ test('streams abandoned under a long-lived AbortSignal are still collected, list
   assert.equal(left, 0, 'the listener went with the streams');
 });
 
+test('worker threads: calls settle in each thread; ending a worker with calls in flight is safe', async (t) => {
+  // Each environment (main thread, each worker) settles its promises through its own path; a
+  // worker that ends while its calls are still running on the pool must not take the process
+  // down when those calls finish.
+  const out = await runNode(`${PRELUDE}
+    const { Worker } = require('node:worker_threads');
+    const source = \`
+      const { parentPort, workerData } = require('node:worker_threads');
+      const aigw = require(workerData.pkg);
+      const client = new aigw.Client(workerData.profile);
+      const hello = (t) => ({ messages: [{ role: 'user', content: t }] });
+      (async () => {
+        const answer = await client.chat(hello('worker ' + workerData.n));
+        const slow = { headers: { 'x-mock-fault': 'delay_ms=400' } };
+        client.chat(hello('in flight'), slow);
+        client.chatStream(hello('in flight'), slow).next();
+        parentPort.postMessage(answer.choices[0].message.content);
+      })();
+    \`;
+    (async () => {
+      const started = Date.now();
+      const workers = [1, 2, 3].map((n) => new Worker(source, {
+        eval: true, workerData: { pkg: process.cwd(), profile: JSON.parse(process.env.AIGW_TEST_PROFILE), n } }));
+      const said = await Promise.all(workers.map((w) => new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      })));
+      await Promise.all(workers.map((w) => w.terminate()));
+      // The calls the workers left behind finish now, with nowhere to settle.
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      const main = await client.chat(hello('main'));
+      console.log(JSON.stringify({ said, main: main.choices[0].message.content, ms: Date.now() - started }));
+    })();
+  `);
+  const { said, main, ms } = JSON.parse(out);
+  t.diagnostic(`three workers and the main thread: ${ms} ms`);
+  assert.deepEqual(said, ['echo: worker 1', 'echo: worker 2', 'echo: worker 3']);
+  assert.equal(main, 'echo: main');
+});
+
 test('calls beyond AIGW_MAX_THREADS wait their turn', async () => {
   const out = await runNode(`${PRELUDE}
     const started = Date.now();
