@@ -90,14 +90,35 @@ export interface Profile {
   [snakeCase: string]: unknown;
 }
 
-/** Per-request options (docs/contract.md §6). */
-export interface RequestOptions {
+/** Per-request options of the blocking calls (docs/contract.md §6). */
+export interface SyncRequestOptions {
   /** Merged over the client's gateway options. */
   gateway?: GatewayOptions;
   /** Extra headers; they win over the client's of the same name. */
   headers?: Record<string, string>;
   /** Replaces the profile's `requestTimeoutMs` for this call. */
   timeoutMs?: number;
+}
+
+/** Per-request options (docs/contract.md §6) of the async calls. */
+export interface RequestOptions extends SyncRequestOptions {
+  /**
+   * Aborts the call: the promise (a stream's pending or next read, and `ready()`) rejects at
+   * once with an {@link AigwError} whose `name` is `'AbortError'` and `code` `'CANCELLED'`
+   * (`cause` is `signal.reason`). The request is cancelled in core: its connection is closed
+   * within about 100 ms and no retry follows. An already-aborted signal rejects before any
+   * I/O. Stays in JavaScript (it is not sent); its listener is removed when the call settles.
+   */
+  signal?: AbortSignal | null;
+}
+
+/** Options of `listModels()`. */
+export interface ListModelsOptions {
+  /**
+   * Rejects the promise at once with an `AbortError` (code `CANCELLED`). The catalog request
+   * itself is not interrupted: it finishes in the background and still fills the catalog cache.
+   */
+  signal?: AbortSignal | null;
 }
 
 /** An OpenAI chat request, passed through untouched (`model` filled in when absent). */
@@ -215,7 +236,11 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'INTERNAL';
 
-/** What every aigw call throws (sync) or rejects with (async): a plain `Error` with these properties. */
+/**
+ * What every aigw call throws (sync) or rejects with (async): a plain `Error` with these
+ * properties. A call aborted by its `AbortSignal` rejects with one whose `name` is
+ * `'AbortError'`, `code` `'CANCELLED'` and `cause` the signal's `reason`.
+ */
 export interface AigwError extends Error {
   code: Exclude<ErrorCode, 'OK' | 'DONE'>;
   /** The C `aigw_status` number of `code`. */
@@ -251,6 +276,11 @@ export interface Description {
   model: { strategy: 'explicit_model' | 'auto_discovery'; model: string | null; preferred_models: string[] };
   /** The `cf-aig-*` headers every call sends (the token as `Bearer <its source>`, never its value). */
   gateway_headers: Record<string, string>;
+  /**
+   * Core's worker pool, which runs every async call (shared by every client in the process):
+   * threads alive, their ceiling (`AIGW_MAX_THREADS`, default 10000), calls running or waiting.
+   */
+  runtime: { threads: number; max_threads: number | null; in_flight: number };
   version: string;
   [key: string]: unknown;
 }
@@ -294,7 +324,9 @@ export interface ProviderKind {
  * A streaming chat answer: `for await (const chunk of stream)`. Leaving the loop early
  * (`break`, `return`, a throw) closes the stream and drops its connection. Chunks are read only
  * while you ask for them (one per `next()`), and a stream dropped without `close()` is closed
- * when it is garbage-collected.
+ * when it is garbage-collected (a `signal` does not keep it alive). Aborting the `signal` given
+ * to `chatStream()` cancels the stream: the pending (or next) read rejects with an `AbortError`
+ * (code `CANCELLED`), once; then the stream is done.
  */
 export declare class ChatStream implements AsyncIterableIterator<ChatChunk> {
   private constructor();
@@ -313,8 +345,9 @@ export declare class ChatStream implements AsyncIterableIterator<ChatChunk> {
 }
 
 /**
- * An aigw client. Building one does no network I/O. Async methods run on aigw's own thread
- * pool and never block the event loop; `chatSync` blocks it on purpose. A profile, request or
+ * An aigw client. Building one does no network I/O. Async methods run on core's worker pool
+ * (a thread per call in flight, up to `AIGW_MAX_THREADS`, default 10000) and never block the
+ * event loop; they take `{ signal }` to be aborted. `chatSync` blocks it on purpose. A profile, request or
  * options object holding `NaN` or `±Infinity` is refused with `INVALID_ARGUMENT` (JSON has no
  * form for them; `JSON.stringify` would silently send `null`).
  */
@@ -327,18 +360,19 @@ export declare class Client {
   describe(): Description;
   /** Checks config, credentials, route and the models endpoint. */
   doctor(): Promise<DoctorReport>;
-  /** The gateway's model catalog. */
-  listModels(): Promise<Array<{ id: string; [key: string]: unknown }>>;
+  /** The gateway's model catalog. `options` take only `signal`; anything else is `INVALID_ARGUMENT`. */
+  listModels(options?: ListModelsOptions | null): Promise<Array<{ id: string; [key: string]: unknown }>>;
   chat(request: ChatRequest, options?: RequestOptions | null): Promise<ChatResponse>;
-  chatSync(request: ChatRequest, options?: RequestOptions | null): ChatResponse;
+  /** `chat()` blocking the event loop; a `signal` is `INVALID_ARGUMENT` (no abort could be seen). */
+  chatSync(request: ChatRequest, options?: SyncRequestOptions | null): ChatResponse;
   /**
    * Embeddings (docs/contract.md §14): `{ input, model? }` passed through to `…/embeddings`; the
    * model is the request's, else the profile's `embeddingModel` (else `MODEL_SELECTION`).
    */
   embeddings(request: EmbeddingsRequest, options?: RequestOptions | null): Promise<EmbeddingsResponse>;
-  /** `embeddings()` blocking the event loop. */
-  embeddingsSync(request: EmbeddingsRequest, options?: RequestOptions | null): EmbeddingsResponse;
-  /** Opens a streaming chat (`stream: true` is set for you). Bad options throw here. */
+  /** `embeddings()` blocking the event loop; a `signal` is `INVALID_ARGUMENT`. */
+  embeddingsSync(request: EmbeddingsRequest, options?: SyncRequestOptions | null): EmbeddingsResponse;
+  /** Opens a streaming chat (`stream: true` is set for you). Bad options (a `signal` that is not an AbortSignal) throw here. */
   chatStream(request: ChatRequest, options?: RequestOptions | null): ChatStream;
 }
 

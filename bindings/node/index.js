@@ -3,8 +3,9 @@
 //
 // A thin layer over the native addon (binding.d.ts): objects cross as JSON text, because
 // JSON.stringify/JSON.parse are faster than walking objects through Node-API, and streams read
-// one chunk per next() (never ahead, so streams nobody consumes hold no thread). Types and docs:
-// index.d.ts.
+// one chunk per next() (never ahead, so streams nobody consumes hold no thread). An AbortSignal
+// stays on this side: it is split off the options before they are encoded, and its `abort`
+// cancels a native handle (NativeCancel) or the native stream. Types and docs: index.d.ts.
 
 const path = require('node:path');
 
@@ -25,6 +26,13 @@ function loadBinding() {
 }
 
 const native = loadBinding();
+
+if (process.env.AIGW_NODE_MAX_THREADS !== undefined) {
+  process.emitWarning(
+    'AIGW_NODE_MAX_THREADS is no longer read: async calls run on aigw\'s shared worker pool, whose ceiling is AIGW_MAX_THREADS (default 10000)',
+    { type: 'DeprecationWarning', code: 'AIGW_NODE_MAX_THREADS' },
+  );
+}
 
 /** JSON text for the native side; values JSON cannot hold are INVALID_ARGUMENT errors. */
 function encode(value, what) {
@@ -65,6 +73,135 @@ function encodeOptions(options) {
   return options === undefined || options === null ? undefined : encode(options, 'options');
 }
 
+// ---- AbortSignal ----
+
+function isAbortSignal(value) {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof value.aborted === 'boolean' &&
+    typeof value.addEventListener === 'function' &&
+    typeof value.removeEventListener === 'function'
+  );
+}
+
+/**
+ * Splits `signal` off per-request options: `[rest, signal]`, the rest to be JSON-encoded and
+ * `signal` an AbortSignal or null. Options without a `signal` are returned as they are.
+ */
+function splitSignal(options) {
+  if (options === undefined || options === null || typeof options !== 'object') return [options, null];
+  const signal = options.signal;
+  if (signal === undefined) return [options, null];
+  const { signal: _signal, ...rest } = options;
+  if (signal === null) return [rest, null];
+  if (!isAbortSignal(signal)) native.invalidArgument('options.signal must be an AbortSignal');
+  return [rest, signal];
+}
+
+/** Refuses a signal on a synchronous call, which blocks the event loop and so could never see an abort. */
+function refuseSignal(options, call) {
+  const [rest, signal] = splitSignal(options);
+  if (signal !== null) {
+    native.invalidArgument(
+      `${call} cannot take a signal: it blocks the event loop, so an abort could never be seen; use the async call`,
+    );
+  }
+  return rest;
+}
+
+function defineHidden(target, name, value) {
+  Object.defineProperty(target, name, { value, writable: true, configurable: true, enumerable: false });
+}
+
+/** Turns a CANCELLED error of an aborted call into an `AbortError` (same code and properties). */
+function markAborted(err, signal) {
+  if (err === null || typeof err !== 'object' || err.code !== 'CANCELLED' || err.name === 'AbortError') return err;
+  defineHidden(err, 'name', 'AbortError');
+  if (signal.reason !== undefined && err.cause === undefined) defineHidden(err, 'cause', signal.reason);
+  const stack = err.stack;
+  if (typeof stack === 'string' && stack.startsWith('Error: ')) defineHidden(err, 'stack', `AbortError: ${stack.slice(7)}`);
+  return err;
+}
+
+function abortError(signal, call) {
+  return markAborted(native.cancelledError(`${call} was aborted by its AbortSignal`), signal);
+}
+
+/**
+ * One `abort` listener per signal, whatever the number of aigw calls watching it, so a signal
+ * shared by many calls in flight raises no MaxListenersExceededWarning: signal → callbacks.
+ */
+const watched = new WeakMap();
+
+/** Calls `callback` once `signal` aborts; returns the function that stops watching. */
+function watchAbort(signal, callback) {
+  let watch = watched.get(signal);
+  if (watch === undefined) {
+    const callbacks = new Set();
+    const fire = () => {
+      watched.delete(signal);
+      for (const cb of [...callbacks]) cb();
+      callbacks.clear();
+    };
+    watch = { callbacks, fire };
+    watched.set(signal, watch);
+    signal.addEventListener('abort', fire, { once: true });
+  }
+  const { callbacks, fire } = watch;
+  callbacks.add(callback);
+  return () => {
+    if (callbacks.delete(callback) && callbacks.size === 0 && watched.get(signal) === watch) {
+      watched.delete(signal);
+      signal.removeEventListener('abort', fire);
+    }
+  };
+}
+
+/**
+ * Runs `start(handle)` (a native call returning a promise) under `signal`: an aborted signal
+ * rejects at once with an AbortError and no native call; an abort in flight cancels `handle`
+ * (core closes the connection within about 100 ms, and no retry follows) and rejects at once.
+ * The listener is removed when the call settles. `cancellable: false` (listModels) makes no
+ * handle: the native call then runs to its end in the background.
+ */
+function abortable(signal, call, start, cancellable = true) {
+  if (signal.aborted) return Promise.reject(abortError(signal, call));
+  const handle = cancellable ? new native.NativeCancel() : null;
+  return new Promise((resolve, reject) => {
+    const unwatch = watchAbort(signal, () => {
+      handle?.cancel();
+      reject(abortError(signal, call));
+    });
+    let running;
+    try {
+      running = start(handle);
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    running.then(
+      (value) => {
+        unwatch();
+        resolve(value);
+      },
+      (err) => {
+        unwatch();
+        reject(signal.aborted ? markAborted(err, signal) : err);
+      },
+    );
+  });
+}
+
+/** `listModels()` options: `{ signal }` only (the catalog call takes no request options). */
+function listModelsSignal(options) {
+  if (options === undefined || options === null) return null;
+  if (typeof options !== 'object') native.invalidArgument('listModels() options must be an object: { signal }');
+  for (const key of Object.keys(options)) {
+    if (key !== 'signal') native.invalidArgument(`listModels() options take only \`signal\`, not \`${key}\``);
+  }
+  return splitSignal(options)[1];
+}
+
 const kNative = Symbol('aigw.native');
 
 class Client {
@@ -93,17 +230,33 @@ class Client {
     return JSON.parse(await this[kNative].doctor());
   }
 
-  async listModels() {
-    return JSON.parse(await this[kNative].listModels());
+  /**
+   * The catalog. With `{ signal }`, an abort rejects at once; the catalog request itself is not
+   * interrupted (core's catalog call takes no cancel token) and finishes in the background.
+   */
+  async listModels(options) {
+    const signal = listModelsSignal(options);
+    const inner = this[kNative];
+    const text = signal === null
+      ? await inner.listModels()
+      : await abortable(signal, 'listModels()', () => inner.listModels(), false);
+    return JSON.parse(text);
   }
 
   async chat(request, options) {
-    const text = await this[kNative].chat(encode(request, 'request'), encodeOptions(options));
+    const [rest, signal] = splitSignal(options);
+    const requestText = encode(request, 'request');
+    const optionsText = encodeOptions(rest);
+    const inner = this[kNative];
+    const text = signal === null
+      ? await inner.chat(requestText, optionsText)
+      : await abortable(signal, 'chat()', (handle) => inner.chat(requestText, optionsText, handle));
     return JSON.parse(text);
   }
 
   chatSync(request, options) {
-    return JSON.parse(this[kNative].chatSync(encode(request, 'request'), encodeOptions(options)));
+    const rest = refuseSignal(options, 'chatSync()');
+    return JSON.parse(this[kNative].chatSync(encode(request, 'request'), encodeOptions(rest)));
   }
 
   /**
@@ -111,21 +264,40 @@ class Client {
    * profile's `embeddingModel`. Resolves with the upstream body plus `aigw` metadata.
    */
   async embeddings(request, options) {
-    const text = await this[kNative].embeddings(encode(request, 'request'), encodeOptions(options));
+    const [rest, signal] = splitSignal(options);
+    const requestText = encode(request, 'request');
+    const optionsText = encodeOptions(rest);
+    const inner = this[kNative];
+    const text = signal === null
+      ? await inner.embeddings(requestText, optionsText)
+      : await abortable(signal, 'embeddings()', (handle) => inner.embeddings(requestText, optionsText, handle));
     return JSON.parse(text);
   }
 
   /** `embeddings()` blocking the event loop. */
   embeddingsSync(request, options) {
-    return JSON.parse(this[kNative].embeddingsSync(encode(request, 'request'), encodeOptions(options)));
+    const rest = refuseSignal(options, 'embeddingsSync()');
+    return JSON.parse(this[kNative].embeddingsSync(encode(request, 'request'), encodeOptions(rest)));
   }
 
   chatStream(request, options) {
-    return new ChatStream(
-      this[kNative].chatStream(encode(request, 'request'), encodeOptions(options)),
-    );
+    const [rest, signal] = splitSignal(options);
+    let handle = null;
+    if (signal !== null && signal.aborted) {
+      // A stream that failed with CANCELLED before any I/O.
+      handle = new native.NativeCancel();
+      handle.cancel();
+    }
+    const nativeStream = this[kNative].chatStream(encode(request, 'request'), encodeOptions(rest), handle);
+    return new ChatStream(nativeStream, signal);
   }
 }
+
+/**
+ * Removes the abort listener of a stream that was dropped unfinished: the listener holds the
+ * native stream only weakly, so garbage collection still closes the stream's connection.
+ */
+const abandonedStreams = new FinalizationRegistry((unwatch) => unwatch());
 
 const DONE = Object.freeze({ value: undefined, done: true });
 
@@ -133,10 +305,38 @@ class ChatStream {
   #native;
   #meta = null;
   #pending = null;
+  /** The AbortSignal of the call, or null. */
+  #signal = null;
+  /** Stops watching the signal, while the stream is unfinished; else null. */
+  #unwatch = null;
 
-  /** @param {import('./binding').NativeStream} nativeStream */
-  constructor(nativeStream) {
+  /**
+   * @param {import('./binding').NativeStream} nativeStream
+   * @param {AbortSignal | null} [signal] aborting it cancels the stream
+   */
+  constructor(nativeStream, signal = null) {
     this.#native = nativeStream;
+    this.#signal = signal;
+    if (signal !== null && !signal.aborted) {
+      const weak = new WeakRef(nativeStream);
+      this.#unwatch = watchAbort(signal, () => weak.deref()?.cancel());
+      abandonedStreams.register(this, this.#unwatch, this);
+    }
+  }
+
+  /** The stream ended (or was closed): the signal no longer matters. */
+  #detach() {
+    if (this.#unwatch !== null) {
+      this.#unwatch();
+      this.#unwatch = null;
+      abandonedStreams.unregister(this);
+    }
+  }
+
+  /** The error a read or `ready()` rejects with: an AbortError when the signal aborted. */
+  #failed(err) {
+    this.#detach();
+    return this.#signal !== null && this.#signal.aborted ? markAborted(err, this.#signal) : err;
   }
 
   /** Response metadata (status, model, request_id, cf_aig_log_id, attempts…) once the headers arrived, else null; `usage` and `cost` once the stream ended. */
@@ -150,7 +350,11 @@ class ChatStream {
 
   /** Resolves with `meta` once the headers arrived; rejects with the error if opening failed. */
   async ready() {
-    await this.#native.ready();
+    try {
+      await this.#native.ready();
+    } catch (err) {
+      throw this.#failed(err);
+    }
     return this.meta;
   }
 
@@ -165,13 +369,14 @@ class ChatStream {
         if (text === '') {
           // The final metadata (with usage and cost) replaces the one read at open.
           this.#meta = null;
+          this.#detach();
           return DONE;
         }
         return { value: JSON.parse(text), done: false };
       },
       (err) => {
         this.#pending = null;
-        throw err;
+        throw this.#failed(err);
       },
     );
     this.#pending = reading;
@@ -190,11 +395,13 @@ class ChatStream {
 
   /** Cancels the stream: the next read rejects with CANCELLED; the connection is dropped. */
   cancel() {
+    this.#detach();
     this.#native.cancel();
   }
 
   /** Closes the stream: iteration ends; an unfinished connection is dropped. */
   close() {
+    this.#detach();
     this.#native.close();
   }
 }

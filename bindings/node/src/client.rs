@@ -1,15 +1,18 @@
 //! The client class behind `index.js`'s `Client`: construction and `describe()` run on the
-//! JavaScript thread (no network), everything that talks to the gateway runs on the pool and
-//! returns a promise, and `chatSync` blocks on purpose.
+//! JavaScript thread (no network), everything that talks to the gateway runs on core's worker
+//! pool and returns a promise, and `chatSync` blocks on purpose. Async calls take an optional
+//! [`NativeCancel`], the native half of an `AbortSignal` (`index.js` strips `signal` from the
+//! options before they are encoded).
 
 use std::path::Path;
 
-use aigw_core::{Client, Error};
+use aigw_core::{CancelToken, Client, Error, RequestOptions};
 use napi::bindgen_prelude::Object;
 use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
 
+use crate::cancel::{self, NativeCancel};
 use crate::profile::{options_from_json, profile_from_json};
 use crate::promise;
 use crate::stream::NativeStream;
@@ -27,6 +30,16 @@ fn parse_request(text: &str) -> Result<Value, Error> {
 
 fn to_text(value: &Value) -> String {
     value.to_string()
+}
+
+/// The call's options with its cancel token; `CANCELLED` (no I/O) when it was cancelled already.
+fn options_with(text: Option<&str>, token: Option<CancelToken>) -> Result<RequestOptions, Error> {
+    cancel::check(token.as_ref())?;
+    let mut options = options_from_json(text)?;
+    if token.is_some() {
+        options.cancel = token;
+    }
+    Ok(options)
 }
 
 #[napi]
@@ -73,17 +86,19 @@ impl NativeClient {
         })
     }
 
-    /// A chat completion (JSON text), off the JavaScript thread.
+    /// A chat completion (JSON text), off the JavaScript thread; `cancel` aborts it in flight.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn chat<'e>(
         &self,
         env: &'e Env,
         request_json: String,
         options_json: Option<String>,
+        cancel: Option<&NativeCancel>,
     ) -> napi::Result<Object<'e>> {
         let client = self.client.clone();
+        let token = cancel.map(NativeCancel::token);
         promise::run(env, move || {
-            let options = options_from_json(options_json.as_deref())?;
+            let options = options_with(options_json.as_deref(), token)?;
             client.chat_text(parse_request(&request_json)?, &options)
         })
     }
@@ -103,17 +118,19 @@ impl NativeClient {
         })
     }
 
-    /// Embeddings (JSON text), off the JavaScript thread.
+    /// Embeddings (JSON text), off the JavaScript thread; `cancel` aborts them in flight.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn embeddings<'e>(
         &self,
         env: &'e Env,
         request_json: String,
         options_json: Option<String>,
+        cancel: Option<&NativeCancel>,
     ) -> napi::Result<Object<'e>> {
         let client = self.client.clone();
+        let token = cancel.map(NativeCancel::token);
         promise::run(env, move || {
-            let options = options_from_json(options_json.as_deref())?;
+            let options = options_with(options_json.as_deref(), token)?;
             client.embeddings_text(parse_request(&request_json)?, &options)
         })
     }
@@ -134,18 +151,21 @@ impl NativeClient {
     }
 
     /// Starts a streaming chat; the stream opens on the pool. Malformed options throw here.
+    /// A `cancel` already cancelled gives a stream that fails with `CANCELLED` without any I/O.
     #[napi]
     pub fn chat_stream(
         &self,
         env: Env,
         request_json: String,
         options_json: Option<String>,
+        cancel: Option<&NativeCancel>,
     ) -> napi::Result<NativeStream> {
         let options = promise::sync(&env, || options_from_json(options_json.as_deref()))?;
         Ok(NativeStream::open(
             self.client.clone(),
             request_json,
             options,
+            cancel.map(NativeCancel::token).unwrap_or_default(),
         ))
     }
 }

@@ -26,7 +26,8 @@ fn attempt_object<'e>(env: &'e Env, attempt: &Attempt) -> napi::Result<Object<'e
     Ok(obj)
 }
 
-fn error_object<'e>(env: &'e Env, e: &Error) -> napi::Result<Object<'e>> {
+/// The `Error` object of `e`, not thrown. Must run on the JavaScript thread.
+pub(crate) fn error_object<'e>(env: &'e Env, e: &Error) -> napi::Result<Object<'e>> {
     let mut obj = env.create_error(napi::Error::from_reason(e.message.as_str()))?;
     obj.set("code", e.code.as_str())?;
     obj.set("status", e.code.status())?;

@@ -1,11 +1,12 @@
 //! Node binding of aigw (`require('aigw')`): a thin translator over `aigw-core`, one file per
 //! concept like the core tree. JSON crosses the boundary as text (`JSON.stringify` /
 //! `JSON.parse` in `index.js` are faster than walking objects through Node-API), blocking work
-//! runs on a dedicated thread pool ([`pool`]), and errors become `Error`s with `.code` ([`error`]).
+//! runs on core's worker pool (`aigw_core::pool`, shared with Python's async client: it grows on
+//! demand up to `AIGW_MAX_THREADS`), and errors become `Error`s with `.code` ([`error`]).
 
+mod cancel;
 mod client;
 mod error;
-mod pool;
 mod profile;
 mod promise;
 mod registry;

@@ -1,6 +1,7 @@
 //! The provider registry as data (docs/contract.md §2): `providers()`, `resolveKind()`, and the error-code
 //! table, each handed over as JSON text that `index.js` parses.
 
+use napi::bindgen_prelude::Object;
 use napi::Env;
 use napi_derive::napi;
 
@@ -33,4 +34,15 @@ pub fn invalid_argument(env: Env, message: String) -> napi::Result<()> {
         &env,
         &aigw_core::Error::invalid_argument(message),
     ))
+}
+
+/// A `CANCELLED` error, returned (not thrown), for the calls `index.js` rejects itself when their
+/// `AbortSignal` aborts: an already-aborted signal, and `listModels()` (whose catalog request
+/// core cannot interrupt).
+#[napi(js_name = "cancelledError", ts_return_type = "Error")]
+pub fn cancelled_error<'e>(env: &'e Env, message: String) -> napi::Result<Object<'e>> {
+    crate::error::error_object(
+        env,
+        &aigw_core::Error::new(aigw_core::ErrorCode::Cancelled, message),
+    )
 }

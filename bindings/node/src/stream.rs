@@ -2,12 +2,15 @@
 //! reads only on demand — one pool job per `wait()`, reading the one chunk JavaScript awaits.
 //! A read may block for as long as the upstream stalls, so reading ahead would let streams
 //! nobody consumes (never iterated, abandoned after a `next()`) hold pool threads and starve
-//! every other call. `close()` (what `break` calls), `cancel()` and garbage collection drop the
-//! connection as soon as no read is in progress, else right after the read in progress returns.
+//! every other call. `close()` (what `break` calls), `cancel()` (what an `AbortSignal` calls)
+//! and garbage collection drop the connection as soon as no read is in progress, else right
+//! after the read in progress returns; the stream's cancel token is armed from the start, so
+//! this also interrupts an open still waiting for the headers.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use aigw_core::{CancelHandle, ChatStream, Client, Error, ErrorCode, RequestOptions};
+use aigw_core::cancel::cancelled_error;
+use aigw_core::{CancelToken, ChatStream, Client, Error, ErrorCode, RequestOptions};
 use napi::bindgen_prelude::Object;
 use napi::Env;
 use napi_derive::napi;
@@ -26,7 +29,9 @@ enum End {
 struct State {
     /// The open stream, present while no pool job is reading it.
     stream: Option<ChatStream>,
-    cancel: Option<CancelHandle>,
+    /// The stream's token, given to core when opening: cancelling it interrupts the open, the
+    /// read in progress, or neither if the stream has ended.
+    cancel: CancelToken,
     meta: Option<String>,
     end: Option<End>,
     /// A pool job is opening or reading the stream.
@@ -84,9 +89,7 @@ impl State {
     /// drops it when the read returns).
     fn finish(&mut self, end: End) -> Option<ChatStream> {
         self.end = Some(end);
-        if let Some(cancel) = &self.cancel {
-            cancel.cancel();
-        }
+        self.cancel.cancel();
         self.stream.take()
     }
 }
@@ -114,7 +117,6 @@ fn open_then_read(
         Ok(stream) if state.end.is_none() => {
             let meta = stream.meta().to_string();
             state.meta = Some(meta.clone());
-            state.cancel = Some(stream.cancel_handle());
             state.stream = Some(stream);
             state.settle_ready(Ok(meta));
             drop(state);
@@ -190,16 +192,41 @@ pub struct NativeStream {
 }
 
 impl NativeStream {
-    pub(crate) fn open(client: Client, request_json: String, options: RequestOptions) -> Self {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                reading: true,
+    /// Starts opening the stream on the pool, under `cancel`. A token cancelled already gives a
+    /// stream that failed with `CANCELLED` before any I/O (an aborted `AbortSignal`).
+    pub(crate) fn open(
+        client: Client,
+        request_json: String,
+        mut options: RequestOptions,
+        cancel: CancelToken,
+    ) -> Self {
+        if cancel.is_set() {
+            let error = cancelled_error("request");
+            return NativeStream::shared(State {
+                cancel,
+                opened: true,
+                open_error: Some(error.clone()),
+                end: Some(End::Failed(error)),
                 ..State::default()
-            }),
+            });
+        }
+        options.cancel = Some(cancel.clone());
+        let stream = NativeStream::shared(State {
+            reading: true,
+            cancel,
+            ..State::default()
         });
-        let opener = Arc::clone(&shared);
-        crate::pool::spawn(move || open_then_read(opener, client, request_json, options));
-        NativeStream { shared }
+        let opener = Arc::clone(&stream.shared);
+        aigw_core::pool::spawn(move || open_then_read(opener, client, request_json, options));
+        stream
+    }
+
+    fn shared(state: State) -> Self {
+        NativeStream {
+            shared: Arc::new(Shared {
+                state: Mutex::new(state),
+            }),
+        }
     }
 
     fn end_with(&self, end: End) {
@@ -257,7 +284,7 @@ impl NativeStream {
             if !state.reading {
                 state.reading = true;
                 let shared = Arc::clone(&self.shared);
-                crate::pool::spawn(move || read_next(&shared));
+                aigw_core::pool::spawn(move || read_next(&shared));
             }
         }
         Ok(promise)

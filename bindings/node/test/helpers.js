@@ -8,7 +8,10 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const MOCK_BIN = path.join(ROOT, 'target', 'debug', 'aigw-mock-gateway');
+// Where `cargo build -p aigw-mock` (run from the repo root) puts the mock: CARGO_TARGET_DIR when
+// set, else ./target. AIGW_MOCK_BIN names the binary outright.
+const TARGET_DIR = path.resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target');
+const MOCK_BIN = process.env.AIGW_MOCK_BIN || path.join(TARGET_DIR, 'debug', 'aigw-mock-gateway');
 const API_KEY = 'test-key-0123';
 const ACCOUNT = '0123456789abcdef0123456789abcdef';
 const GATEWAY = 'node-gw';

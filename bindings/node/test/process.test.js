@@ -1,7 +1,7 @@
 'use strict';
 // Behaviour only a whole process shows: a pending call keeps Node alive until it settles, an
 // abandoned stream does not (and garbage collection closes its connection), and calls beyond
-// AIGW_NODE_MAX_THREADS wait their turn.
+// AIGW_MAX_THREADS (the ceiling of core's worker pool) wait their turn.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -89,13 +89,87 @@ test('garbage collection closes the connections of abandoned streams', async (t)
   assert.ok(closed >= 20, `${closed} of 20 connections closed within ${ms} ms of the last reference going`);
 });
 
-test('calls beyond AIGW_NODE_MAX_THREADS wait their turn', async () => {
+test('streams abandoned under a long-lived AbortSignal are still collected, listener and all', async (t) => {
+  // The signal's listener holds each stream only weakly: garbage collection closes the
+  // connections as without a signal, and the listener goes with the last stream.
+  const out = await runNode(`${PRELUDE}
+    const { getEventListeners } = require('node:events');
+    const stats = async () => (await fetch(process.env.AIGW_TEST_MOCK + '/__mock/stats')).json();
+    const controller = new AbortController();
+    const N = 10;
+    (async () => {
+      const before = await stats();
+      let streams = Array.from({ length: N }, () => client.chatStream(hello('gc'), {
+        headers: { 'x-mock-fault': 'chunks=5000;stall_after=1;stall_ms=500' }, signal: controller.signal }));
+      await Promise.all(streams.map((s) => s.next()));
+      const watching = getEventListeners(controller.signal, 'abort').length;
+      streams = null;
+      const started = Date.now();
+      let closed = 0;
+      let left = watching;
+      while ((closed < N || left > 0) && Date.now() - started < 8000) {
+        globalThis.gc();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        closed = (await stats()).connections_closed - before.connections_closed;
+        left = getEventListeners(controller.signal, 'abort').length;
+      }
+      console.log(JSON.stringify({ watching, closed, left, ms: Date.now() - started }));
+    })();
+  `, { AIGW_TEST_MOCK: mock.origin }, ['--expose-gc']);
+  const { watching, closed, left, ms } = JSON.parse(out);
+  t.diagnostic(`${closed} connections closed and ${left} listeners left ${ms} ms after the streams became garbage`);
+  assert.equal(watching, 1, 'one listener for the ten streams');
+  assert.ok(closed >= 10, `${closed} of 10 connections closed`);
+  assert.equal(left, 0, 'the listener went with the streams');
+});
+
+test('worker threads: calls settle in each thread; ending a worker with calls in flight is safe', async (t) => {
+  // Each environment (main thread, each worker) settles its promises through its own path; a
+  // worker that ends while its calls are still running on the pool must not take the process
+  // down when those calls finish.
+  const out = await runNode(`${PRELUDE}
+    const { Worker } = require('node:worker_threads');
+    const source = \`
+      const { parentPort, workerData } = require('node:worker_threads');
+      const aigw = require(workerData.pkg);
+      const client = new aigw.Client(workerData.profile);
+      const hello = (t) => ({ messages: [{ role: 'user', content: t }] });
+      (async () => {
+        const answer = await client.chat(hello('worker ' + workerData.n));
+        const slow = { headers: { 'x-mock-fault': 'delay_ms=400' } };
+        client.chat(hello('in flight'), slow);
+        client.chatStream(hello('in flight'), slow).next();
+        parentPort.postMessage(answer.choices[0].message.content);
+      })();
+    \`;
+    (async () => {
+      const started = Date.now();
+      const workers = [1, 2, 3].map((n) => new Worker(source, {
+        eval: true, workerData: { pkg: process.cwd(), profile: JSON.parse(process.env.AIGW_TEST_PROFILE), n } }));
+      const said = await Promise.all(workers.map((w) => new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      })));
+      await Promise.all(workers.map((w) => w.terminate()));
+      // The calls the workers left behind finish now, with nowhere to settle.
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      const main = await client.chat(hello('main'));
+      console.log(JSON.stringify({ said, main: main.choices[0].message.content, ms: Date.now() - started }));
+    })();
+  `);
+  const { said, main, ms } = JSON.parse(out);
+  t.diagnostic(`three workers and the main thread: ${ms} ms`);
+  assert.deepEqual(said, ['echo: worker 1', 'echo: worker 2', 'echo: worker 3']);
+  assert.equal(main, 'echo: main');
+});
+
+test('calls beyond AIGW_MAX_THREADS wait their turn', async () => {
   const out = await runNode(`${PRELUDE}
     const started = Date.now();
     Promise.all(Array.from({ length: 6 }, (_, i) =>
       client.chat(hello('q' + i), { headers: { 'x-mock-fault': 'delay_ms=200' } })))
       .then((all) => console.log(JSON.stringify({ n: all.length, ms: Date.now() - started })));
-  `, { AIGW_NODE_MAX_THREADS: '2' });
+  `, { AIGW_MAX_THREADS: '2' });
   const { n, ms } = JSON.parse(out);
   assert.equal(n, 6);
   assert.ok(ms >= 550, `6 calls of 200 ms on 2 threads took ${ms} ms`);
