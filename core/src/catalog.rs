@@ -18,6 +18,20 @@ pub const LIST_MODELS_RECOVERY: &str =
 pub fn parse_models(body: &Value) -> Result<Vec<Value>> {
     let items = match body {
         Value::Array(items) => items,
+        // Bedrock's ListFoundationModels: `modelSummaries[].modelId`, given an `id` too.
+        Value::Object(map) if map.get("modelSummaries").is_some_and(Value::is_array) => {
+            let items = map.get("modelSummaries").and_then(Value::as_array);
+            return Ok(items
+                .into_iter()
+                .flatten()
+                .filter_map(|entry| {
+                    let mut entry = entry.as_object()?.clone();
+                    let id = entry.get("modelId")?.clone();
+                    entry.insert("id".to_string(), id);
+                    Some(Value::Object(entry))
+                })
+                .collect());
+        }
         Value::Object(map) => match (map.get("data"), map.get("models")) {
             (Some(Value::Array(items)), _) | (None, Some(Value::Array(items))) => items,
             _ => {

@@ -89,7 +89,12 @@ fn status_error(
     err.http_status = Some(status);
     err.provider_code = match explained {
         Some((_, Some(known))) => Some(known.to_string()),
-        _ => parsed.code.clone(),
+        _ => parsed.code.clone().or_else(|| {
+            // AWS names the error in a header: `ThrottlingException:http://…`.
+            header(headers, "x-amzn-errortype")
+                .map(|t| t.split(':').next().unwrap_or(t).trim().to_string())
+                .filter(|t| !t.is_empty())
+        }),
     };
     err.request_id = request_id(headers);
     err.retry_after_ms = server_delay(headers, SystemTime::now());

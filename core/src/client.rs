@@ -234,17 +234,6 @@ impl Client {
     ) -> Result<CallContext<'a>> {
         let inner = &self.inner;
         inner.route.ensure_resolved()?;
-        if purpose == Purpose::Chat && inner.kind.protocol_family == ProtocolFamily::BedrockConverse
-        {
-            return Err(Error::new(
-                ErrorCode::Unsupported,
-                format!(
-                    "chat for {} ({}) is not supported yet; describe() and list_models() work",
-                    inner.kind.id,
-                    inner.kind.protocol_family.as_str()
-                ),
-            ));
-        }
         let credentials = match &inner.credentials {
             Ok(c) => std::borrow::Cow::Borrowed(c),
             // A models probe of a kind whose catalog needs no key goes out without one.
@@ -602,7 +591,8 @@ impl Client {
         .with_price(price);
         Ok(match self.inner.kind.protocol_family {
             ProtocolFamily::AnthropicMessages => stream.anthropic(),
-            _ => stream,
+            ProtocolFamily::BedrockConverse => stream.bedrock(&opened.model),
+            ProtocolFamily::OpenaiChatCompletions => stream,
         })
     }
 
@@ -654,8 +644,12 @@ impl Client {
         while let Some(model) = candidates.get(i) {
             body.insert("model".to_string(), Value::String(model.clone()));
             let bytes = self.encode(&body, endpoint)?;
+            let model_url = match self.inner.kind.protocol_family {
+                ProtocolFamily::BedrockConverse => crate::bedrock::model_url(&url, model, stream),
+                _ => url.clone(),
+            };
             let call = Call {
-                url: &url,
+                url: &model_url,
                 body: Some(&bytes),
                 model,
                 deadline,
@@ -667,7 +661,7 @@ impl Client {
                     return Ok(Opened {
                         response,
                         model: model.clone(),
-                        url,
+                        url: model_url,
                         attempts,
                     })
                 }
@@ -700,6 +694,9 @@ impl Client {
             (ProtocolFamily::AnthropicMessages, Endpoint::Chat { .. }) => {
                 serde_json::to_vec(&crate::anthropic::request(body)?)
             }
+            (ProtocolFamily::BedrockConverse, Endpoint::Chat { .. }) => {
+                serde_json::to_vec(&crate::bedrock::request(body)?)
+            }
             _ => serde_json::to_vec(body),
         };
         encoded.map_err(|e| Error::invalid_argument(format!("request cannot be encoded: {e}")))
@@ -708,7 +705,8 @@ impl Client {
     /// A whole chat answer in OpenAI's shape: an Anthropic message translated (its usage kept
     /// for `aigw.usage`), an OpenAI one as it came.
     fn translated(&self, mut a: RawAnswer) -> Result<(RawAnswer, Option<Value>)> {
-        if self.inner.kind.protocol_family != ProtocolFamily::AnthropicMessages {
+        let family = self.inner.kind.protocol_family;
+        if family == ProtocolFamily::OpenaiChatCompletions {
             return Ok((a, None));
         }
         let url = &self.inner.route.request_endpoint;
@@ -718,8 +716,11 @@ impl Client {
                 &a.attempts,
             )
         })?;
-        let (completion, usage) = crate::anthropic::answer(&message)
-            .map_err(|e| answer::with_attempts(e, &a.attempts))?;
+        let translated = match family {
+            ProtocolFamily::BedrockConverse => crate::bedrock::answer(&message, &a.model),
+            _ => crate::anthropic::answer(&message),
+        };
+        let (completion, usage) = translated.map_err(|e| answer::with_attempts(e, &a.attempts))?;
         a.raw = completion.to_string().into_bytes();
         Ok((a, usage))
     }

@@ -72,11 +72,12 @@ numeric_fields! {
 }
 
 /// Every field a profile accepts, in documentation order.
-pub const PROFILE_FIELDS: [&str; 24] = [
+pub const PROFILE_FIELDS: [&str; 25] = [
     "kind",
     "base_url",
     "account_id",
     "gateway_name",
+    "region",
     "endpoint",
     "models_endpoint",
     "model",
@@ -112,6 +113,8 @@ pub struct Profile {
     pub account_id: Option<String>,
     /// Fills `<gateway_name>` in the template.
     pub gateway_name: Option<String>,
+    /// Fills `<region>` in the template (Bedrock: `us-east-1`…).
+    pub region: Option<String>,
     /// Full chat URL override.
     pub endpoint: Option<String>,
     /// Full models URL override.
@@ -162,6 +165,7 @@ impl Profile {
             base_url: None,
             account_id: None,
             gateway_name: None,
+            region: None,
             endpoint: None,
             models_endpoint: None,
             model: None,
@@ -208,6 +212,7 @@ impl Profile {
         p.base_url = f.string("base_url")?.filter(|s| !s.trim().is_empty());
         p.account_id = f.string("account_id")?.filter(|s| !s.trim().is_empty());
         p.gateway_name = f.string("gateway_name")?.filter(|s| !s.trim().is_empty());
+        p.region = f.string("region")?.filter(|s| !s.trim().is_empty());
         p.endpoint = f.string("endpoint")?.filter(|s| !s.trim().is_empty());
         p.models_endpoint = f
             .string("models_endpoint")?

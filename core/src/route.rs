@@ -78,11 +78,20 @@ fn fill(template: &str, profile: &Profile) -> String {
     if let Some(gateway) = &profile.gateway_name {
         url = url.replace("<gateway_name>", gateway.trim());
     }
+    if let Some(region) = &profile.region {
+        url = url.replace("<region>", region.trim());
+    }
     url
 }
 
 /// The exact operator hint for a route whose placeholders were not replaced.
 pub fn unresolved_hint(kind: &ProviderKind) -> String {
+    if placeholders(&kind.default_base_url) == ["<region>"] {
+        return format!(
+            "{} needs an AWS region: set provider.region (e.g. \"us-east-1\") or write it into provider.base_url; current template: {}",
+            kind.id, kind.default_base_url
+        );
+    }
     let names = placeholders(&kind.default_base_url);
     let names = match names.as_slice() {
         [] => "the placeholders".to_string(),

@@ -58,6 +58,8 @@ pub struct ChatStream {
     usage_settled: bool,
     /// For a protocol other than OpenAI's: turns its events into OpenAI chunks.
     translator: Option<StreamTranslator>,
+    /// Bedrock's binary event-stream framing, when the answer uses it.
+    event_stream: Option<Box<EventStream>>,
     /// Chunks translated from one event and not handed out yet.
     pending: VecDeque<StreamChunk>,
 }
@@ -106,8 +108,25 @@ impl ChatStream {
             price: None,
             usage_settled: false,
             translator: None,
+            event_stream: None,
             pending: VecDeque::new(),
         }
+    }
+
+    /// Reads the stream as Bedrock `converse-stream` event-stream frames, translated into
+    /// OpenAI chunks.
+    pub(crate) fn bedrock(mut self, model: &str) -> ChatStream {
+        self.event_stream = Some(Box::new(EventStream {
+            decoder: crate::eventstream::Decoder::new(
+                usize::try_from(self.max_bytes).unwrap_or(usize::MAX),
+            ),
+            frames: VecDeque::new(),
+            translator: crate::bedrock::StreamTranslator::new(model),
+        }));
+        if let Source::Buffered(body) = std::mem::replace(&mut self.source, Source::Closed) {
+            self.source = Source::Sse(body.into_with_config().limit(u64::MAX).reader());
+        }
+        self
     }
 
     /// Reads the stream as Anthropic Messages events, translated into OpenAI chunks.
@@ -128,9 +147,10 @@ impl ChatStream {
             return;
         }
         self.usage_settled = true;
-        let upstream = match &self.translator {
-            Some(t) => t.usage(),
-            None => self.usage.clone(),
+        let upstream = match (&self.translator, &self.event_stream) {
+            (Some(t), _) => t.usage(),
+            (_, Some(es)) => es.translator.usage(),
+            _ => self.usage.clone(),
         };
         let usage = Usage::from_upstream(upstream.as_ref());
         if let Value::Object(meta) = &mut self.meta {
@@ -195,6 +215,9 @@ impl ChatStream {
     }
 
     fn advance(&mut self) -> Result<Option<StreamChunk>> {
+        if self.event_stream.is_some() {
+            return self.advance_event_stream();
+        }
         if let Source::Buffered(_) = self.source {
             return self.read_buffered();
         }
@@ -240,6 +263,56 @@ impl ChatStream {
                 )));
             }
             self.decoder.feed(&self.buf[..n], &mut self.queue)?;
+        }
+    }
+
+    /// [`ChatStream::advance`] for event-stream framing: frames in, translated chunks out.
+    fn advance_event_stream(&mut self) -> Result<Option<StreamChunk>> {
+        loop {
+            let Some(es) = self.event_stream.as_mut() else {
+                return Ok(None);
+            };
+            if let Some(frame) = es.frames.pop_front() {
+                let chunks = es.translator.on_frame(&frame)?;
+                if es.translator.finished() {
+                    self.done = true;
+                }
+                self.pending
+                    .extend(chunks.into_iter().map(|value| StreamChunk {
+                        text: value.to_string(),
+                        value,
+                    }));
+                if let Some(chunk) = self.pending.pop_front() {
+                    return Ok(Some(chunk));
+                }
+                if self.done {
+                    self.finish_body();
+                    return Ok(None);
+                }
+                continue;
+            }
+            let Source::Sse(reader) = &mut self.source else {
+                return Ok(None);
+            };
+            let read = reader.read(&mut self.buf);
+            if self.cancel.is_set() {
+                return Err(cancelled_error("stream"));
+            }
+            let n = read.map_err(|e| {
+                transport::map_io_error(e, &self.url, self.deadline, Phase::StreamBody)
+            })?;
+            if n == 0 {
+                self.done = true;
+                self.source = Source::Closed;
+                if es.translator.stopped() && !es.decoder.has_partial() {
+                    return Ok(None);
+                }
+                return Err(Error::protocol(format!(
+                    "stream truncated after {} event-stream frames: the body ended before messageStop",
+                    es.decoder.decoded()
+                )));
+            }
+            es.decoder.feed(&self.buf[..n], &mut es.frames)?;
         }
     }
 
@@ -367,6 +440,14 @@ fn has_finish_reason(value: &Value) -> bool {
 }
 
 /// A typed error from an error frame, classified like the HTTP status it names, if any.
+/// The state of a Bedrock event-stream answer.
+#[derive(Debug)]
+struct EventStream {
+    decoder: crate::eventstream::Decoder,
+    frames: VecDeque<crate::eventstream::Frame>,
+    translator: crate::bedrock::StreamTranslator,
+}
+
 /// The typed error of an error event or frame (`{"error": {…}}`), naming where it came from.
 pub(crate) fn error_of(value: &Value, url: &str) -> Error {
     stream_error(value, url)

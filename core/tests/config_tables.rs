@@ -45,6 +45,7 @@ fn profile_sample() -> Map<String, Value> {
         "base_url": "https://gateway.ai.cloudflare.com/v1/0123456789abcdef0123456789abcdef/gw/compat",
         "account_id": "0123456789abcdef0123456789abcdef",
         "gateway_name": "gw",
+        "region": "us-east-1",
         "endpoint": "https://gateway.ai.cloudflare.com/v1/0123456789abcdef0123456789abcdef/gw/compat/chat/completions",
         "models_endpoint": "https://gateway.ai.cloudflare.com/v1/0123456789abcdef0123456789abcdef/gw/compat/models",
         "model": "openai/gpt-4o-mini",

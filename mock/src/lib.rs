@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod anthropic;
+mod bedrock;
 mod fault;
 mod http;
 mod routes;

@@ -56,7 +56,7 @@ pub(crate) struct Reply<'a> {
 }
 
 impl Reply<'_> {
-    fn set_header(&mut self, name: &str, value: String) {
+    pub(crate) fn set_header(&mut self, name: &str, value: String) {
         self.headers.retain(|(n, _)| n != name);
         self.headers.push((name.to_string(), value));
     }
@@ -137,6 +137,18 @@ pub(crate) fn handle(state: &State, w: &mut TcpStream, req: Request) -> Next {
         headers: gateway_headers(number, &req),
     };
 
+    if let Some((model, stream, surface)) = bedrock_endpoint(req.path()) {
+        if let Err(refusal) = authorized(state, &req, surface) {
+            return unauthorized(&mut reply, refusal);
+        }
+        return match (model, req.method.as_str()) {
+            (None, "GET") => crate::bedrock::models(&mut reply),
+            (Some(model), "POST") => {
+                crate::bedrock::converse(state, &mut reply, &req, &model, stream)
+            }
+            (_, method) => not_found(&mut reply, method, req.path()),
+        };
+    }
     if let Some((endpoint, surface)) = anthropic_endpoint(req.path()) {
         if let (Surface::Gateway, Err(refusal)) = (surface, authorized_gateway(state, &req)) {
             return unauthorized(&mut reply, refusal);
@@ -220,6 +232,29 @@ fn gateway_endpoint(path: &str, strict: bool) -> Option<(Route, Surface)> {
         ["models"] => Some((Route::Models, surface)),
         ["chat", "completions"] => Some((Route::Chat, surface)),
         ["embeddings"] => Some((Route::Embeddings, surface)),
+        _ => None,
+    }
+}
+
+/// The Bedrock routes: `/model/{id}/converse[-stream]` and `/foundation-models` at the root
+/// (Bedrock's own hosts), or under Cloudflare's
+/// `/v1/{account}/{gateway}/aws-bedrock/bedrock-runtime/{region}/`. Gives the model path
+/// segment (`None` for the model list) and whether it is the stream route.
+fn bedrock_endpoint(path: &str) -> Option<(Option<String>, bool, Surface)> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let (rest, surface) = match segments.as_slice() {
+        ["", "v1", account, gateway, "aws-bedrock", "bedrock-runtime", region, rest @ ..]
+            if !account.is_empty() && !gateway.is_empty() && !region.is_empty() =>
+        {
+            (rest, Surface::Gateway)
+        }
+        ["", rest @ ..] => (rest, Surface::Rest),
+        _ => return None,
+    };
+    match rest {
+        ["model", model, "converse"] => Some((Some(model.to_string()), false, surface)),
+        ["model", model, "converse-stream"] => Some((Some(model.to_string()), true, surface)),
+        ["foundation-models"] => Some((None, false, surface)),
         _ => None,
     }
 }

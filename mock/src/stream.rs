@@ -25,8 +25,18 @@ pub(crate) fn send(reply: &mut Reply, answer: &Answer, faults: &Faults) -> Next 
 /// Writes framed SSE events as one chunked answer, with the stream faults (stalls, resets,
 /// bytes split across writes) applied on the way.
 pub(crate) fn send_events(reply: &mut Reply, events: &[Vec<u8>], faults: &Faults) -> Next {
+    send_framed(reply, events, faults, "text/event-stream")
+}
+
+/// [`send_events`] for any framing (`content_type` names it).
+pub(crate) fn send_framed(
+    reply: &mut Reply,
+    events: &[Vec<u8>],
+    faults: &Faults,
+    content_type: &str,
+) -> Next {
     let extra = [
-        ("content-type", "text/event-stream".to_string()),
+        ("content-type", content_type.to_string()),
         ("cache-control", "no-cache".to_string()),
         ("transfer-encoding", "chunked".to_string()),
     ];

@@ -190,13 +190,13 @@ static void test_model_selection(const test_args *args) {
 static void test_unsupported(const test_args *args) {
     aigw_client *client = NULL;
     aigw_error *err = NULL;
-    char *profile = str_printf("{\"kind\": \"bedrock\", \"base_url\": \"http://127.0.0.1:%d\", "
-                               "\"models_endpoint\": \"http://127.0.0.1:%d/models\", "
-                               "\"api_key\": \"k\", \"model\": \"anthropic.claude\"}",
-                               args->port, args->port);
-    char *request = user_request("x");
+    /* Every protocol is served; n > 1 has no Anthropic Messages form. */
+    char *profile = str_printf("{\"kind\": \"anthropic\", \"base_url\": \"http://127.0.0.1:%d\", "
+                               "\"api_key\": \"k\", \"model\": \"claude\"}",
+                               args->port);
+    char *request = str_printf("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"n\": 2}");
     CHECK_STATUS(aigw_client_new(profile, &client, &err), AIGW_STATUS_OK, err);
-    aigw_error_free(expect_chat(client, request, NULL, AIGW_STATUS_UNSUPPORTED, "bedrock"));
+    aigw_error_free(expect_chat(client, request, NULL, AIGW_STATUS_UNSUPPORTED, "`n`"));
     aigw_client_free(client);
     free(profile);
     free(request);

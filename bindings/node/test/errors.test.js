@@ -172,10 +172,11 @@ test('PROTOCOL: malformed JSON from upstream', async () => {
   assert.match(err.message, /not valid JSON/);
 });
 
-test('UNSUPPORTED: chat on a protocol family not served yet', async () => {
-  const client = new aigw.Client({ kind: 'bedrock', baseUrl: 'https://bedrock-runtime.us-east-1.amazonaws.com', modelsEndpoint: 'https://bedrock.us-east-1.amazonaws.com/foundation-models', apiKey: 'k', model: 'anthropic.claude-x' });
-  const err = await syncAndAsync(client, hello);
+test('UNSUPPORTED: a request feature the protocol has no form for', async () => {
+  const client = new aigw.Client({ kind: 'anthropic', baseUrl: mock.origin, apiKey: API_KEY, model: 'claude-sonnet-4-5' });
+  const err = await syncAndAsync(client, { ...hello, n: 2 });
   assert.equal(err.code, 'UNSUPPORTED');
+  assert.match(err.message, /`n`/);
 });
 
 test('CANCELLED: a cancelled stream', async () => {

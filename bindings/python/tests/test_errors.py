@@ -102,12 +102,14 @@ def test_bad_profile_is_config_error() -> None:
         aigw.Client(kind="cloudflare", retry_max_attempts="three")
 
 
-def test_unsupported_protocol_family(mock: MockGateway) -> None:
-    kind = next(k for k in aigw.providers() if k["protocol_family"] == "bedrock_converse")
-    client = aigw.Client(kind=kind["id"], base_url=mock.url, models_endpoint=f"{mock.url}/models",
-                         api_key=API_KEY, model="m")
-    with pytest.raises(aigw.UnsupportedError):
-        client.chat(user("hi"))
+def test_unsupported_request_feature(mock: MockGateway) -> None:
+    # Every protocol is served; what stays UNSUPPORTED is a request feature a protocol has no
+    # form for, named in the message, refused before any I/O.
+    client = aigw.Client(kind="anthropic", base_url=mock.url, api_key=API_KEY, model="claude-sonnet-4-5")
+    before = len(mock.requests())
+    with pytest.raises(aigw.UnsupportedError, match="`n`"):
+        client.chat(user("hi"), n=2)
+    assert len(mock.requests()) == before
 
 
 @pytest.mark.parametrize(
