@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh [TARGET...] [-- LIBFUZZER_FLAG...]
 #
-# Runs each target (default: sse config secret_ref envelope) for FUZZ_SECONDS (default 20),
+# Runs each target (default: sse config secret_ref envelope eventstream anthropic_stream) for FUZZ_SECONDS (default 20),
 # starting from a scratch copy of fuzz/corpus/<target>/ and fuzz/regressions/<target>/ (the
 # tracked folders are never written) with the dictionary fuzz/dict/<target>.dict. The targets
 # are in fuzz/fuzz_targets/; the properties they check are the `aigw-fuzz` library in fuzz/src/,
@@ -28,7 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL_TARGETS=(sse config secret_ref envelope)
+ALL_TARGETS=(sse config secret_ref envelope eventstream anthropic_stream)
 CARGO_FUZZ_VERSION=0.13.2
 seconds=${FUZZ_SECONDS:-20}
 sanitizer=${FUZZ_SANITIZER:-none}

@@ -28,15 +28,21 @@ pub enum Target {
     SecretRef,
     /// `gateway::parse_error_body`.
     Envelope,
+    /// `eventstream::Decoder` (Bedrock's binary framing): split invariance, round trip.
+    EventStream,
+    /// `anthropic::StreamTranslator` over decoded SSE events.
+    AnthropicStream,
 }
 
 impl Target {
     /// Every target.
-    pub const ALL: [Target; 4] = [
+    pub const ALL: [Target; 6] = [
         Target::Sse,
         Target::Config,
         Target::SecretRef,
         Target::Envelope,
+        Target::EventStream,
+        Target::AnthropicStream,
     ];
 
     /// The name of the cargo-fuzz target and of its corpus, regression and dictionary files.
@@ -46,6 +52,8 @@ impl Target {
             Target::Config => "config",
             Target::SecretRef => "secret_ref",
             Target::Envelope => "envelope",
+            Target::EventStream => "eventstream",
+            Target::AnthropicStream => "anthropic_stream",
         }
     }
 
@@ -57,6 +65,8 @@ impl Target {
             Target::Config => targets::config::dictionary(),
             Target::SecretRef => targets::secret_ref::dictionary(),
             Target::Envelope => targets::envelope::dictionary(),
+            Target::EventStream => targets::eventstream::dictionary(),
+            Target::AnthropicStream => targets::anthropic_stream::dictionary(),
         };
         let mut words: Vec<Vec<u8>> = Vec::new();
         for word in own
@@ -77,6 +87,8 @@ impl Target {
             Target::Config => targets::config::check(input),
             Target::SecretRef => targets::secret_ref::check(input),
             Target::Envelope => targets::envelope::check(input),
+            Target::EventStream => targets::eventstream::check(input),
+            Target::AnthropicStream => targets::anthropic_stream::check(input),
         }
     }
 
