@@ -52,6 +52,12 @@ echo; echo "== aigw list-models"
 "$AIGW" --config "$AIGW_DEMO_CONFIG" list-models
 echo; echo "== aigw ask"
 "$AIGW" --config "$AIGW_DEMO_CONFIG" ask --verbose --message "Hello from the aigw demo"
+if [[ -n "${PORT:-}" ]]; then
+  # The same OpenAI-shaped call to a kind that speaks Anthropic Messages, translated both ways.
+  echo; echo "== aigw ask (kind anthropic, Anthropic Messages through the mock)"
+  ANTHROPIC_API_KEY=demo-key "$AIGW" --kind anthropic --base-url "http://127.0.0.1:${PORT}" \
+    --model claude-sonnet-4-5 ask --verbose --message "Hello from the Anthropic protocol"
+fi
 
 for lang in c python node; do
   if [[ -x "examples/$lang/run.sh" ]]; then
