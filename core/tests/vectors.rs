@@ -385,3 +385,83 @@ fn cost_comes_from_the_profile_or_the_catalog_as_the_vectors_say() {
         assert_cost(&answer["aigw"]["cost"], &case["expect"], &case["name"]);
     }
 }
+
+fn protocol_client(v: &Value, kind: &str, m: &aigw_mock::MockGateway) -> Client {
+    let profile = with_origin(&v["profiles"][kind], &m.url());
+    Client::with_env(
+        Profile::from_value(&profile, "provider").unwrap(),
+        Env::from_map(HashMap::new()),
+    )
+    .unwrap()
+}
+
+/// Text, tool name and arguments, finish reason and usage of an answer or a whole stream.
+fn protocol_outcome(c: &Client, fault: &str, stream: bool) -> aigw_core::Result<Value> {
+    let ask = serde_json::json!({ "messages": [{ "role": "user", "content": "hi" }] });
+    let options = aigw_core::RequestOptions::from_value(
+        &serde_json::json!({ "headers": { "x-mock-fault": fault } }),
+    )
+    .unwrap();
+    if !stream {
+        let a = c.chat(ask, &options)?;
+        let message = &a["choices"][0]["message"];
+        return Ok(serde_json::json!({ "content": message["content"],
+            "tool_name": message["tool_calls"][0]["function"]["name"],
+            "tool_arguments": message["tool_calls"][0]["function"]["arguments"],
+            "finish_reason": a["choices"][0]["finish_reason"], "usage": a["aigw"]["usage"] }));
+    }
+    let mut s = c.chat_stream(ask, &options)?;
+    let (mut text, mut name, mut args, mut finish) =
+        (String::new(), Value::Null, String::new(), Value::Null);
+    while let Some(chunk) = s.next_chunk()? {
+        let choice = &chunk.value["choices"][0];
+        text.push_str(choice["delta"]["content"].as_str().unwrap_or(""));
+        let call = &choice["delta"]["tool_calls"][0]["function"];
+        if call["name"].is_string() {
+            name = call["name"].clone();
+        }
+        args.push_str(call["arguments"].as_str().unwrap_or(""));
+        if !choice["finish_reason"].is_null() {
+            finish = choice["finish_reason"].clone();
+        }
+    }
+    Ok(
+        serde_json::json!({ "content": if text.is_empty() { Value::Null } else { Value::String(text) },
+        "tool_name": name, "tool_arguments": if args.is_empty() { Value::Null } else { Value::String(args) },
+        "finish_reason": finish, "usage": s.meta()["usage"] }),
+    )
+}
+
+#[test]
+fn protocols_translate_as_the_vectors_say() {
+    let v = vectors("protocols.json");
+    let m = aigw_mock::MockGateway::start(aigw_mock::MockConfig::default()).unwrap();
+    for case in v["requests"].as_array().unwrap() {
+        let c = protocol_client(&v, case["kind"].as_str().unwrap(), &m);
+        c.chat(
+            case["request"].clone(),
+            &aigw_core::RequestOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
+        let sent = m.requests().last().unwrap().json().unwrap();
+        assert_eq!(sent, case["upstream"], "{}", case["name"]);
+    }
+    for case in v["answers"].as_array().unwrap() {
+        let c = protocol_client(&v, case["kind"].as_str().unwrap(), &m);
+        let got = protocol_outcome(&c, case["fault"].as_str().unwrap(), case["stream"] == true)
+            .unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
+        for (field, want) in case["expect"].as_object().unwrap() {
+            assert_eq!(&got[field], want, "{}: {field}", case["name"]);
+        }
+    }
+    for case in v["errors"].as_array().unwrap() {
+        let c = protocol_client(&v, case["kind"].as_str().unwrap(), &m);
+        let e = protocol_outcome(&c, case["fault"].as_str().unwrap(), case["stream"] == true)
+            .expect_err(case["name"].as_str().unwrap());
+        assert_eq!(e.code.as_str(), case["code"], "{}: {e}", case["name"]);
+        if let Some(code) = case["provider_code"].as_str() {
+            assert_eq!(e.provider_code.as_deref(), Some(code), "{}", case["name"]);
+        }
+        assert_contains(&e.message, case);
+    }
+}

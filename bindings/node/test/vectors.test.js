@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const util = require('node:util');
 const aigw = require('..');
-const { readVectors, caught, startMock } = require('./helpers');
+const { API_KEY, readVectors, caught, startMock } = require('./helpers');
 
 const routes = readVectors('routes');
 const credentials = readVectors('credentials');
@@ -193,5 +193,69 @@ test('doctor vectors: route lints and probe advice', async (t) => {
         await mock.stop();
       }
     });
+  }
+});
+
+const protocols = readVectors('protocols');
+
+function protocolClient(mock, kind) {
+  return new aigw.Client({ ...withOrigin(protocols.profiles[kind], mock.origin), api_key: API_KEY });
+}
+
+/** Text, tool name and arguments, finish reason and usage of an answer or a whole stream. */
+async function protocolOutcome(client, fault, stream) {
+  const ask = { messages: [{ role: 'user', content: 'hi' }] };
+  const options = { headers: { 'x-mock-fault': fault } };
+  if (!stream) {
+    const answer = await client.chat(ask, options);
+    const message = answer.choices[0].message;
+    const call = message.tool_calls?.[0]?.function ?? {};
+    return { content: message.content, tool_name: call.name ?? null, tool_arguments: call.arguments ?? null,
+      finish_reason: answer.choices[0].finish_reason, usage: answer.aigw.usage };
+  }
+  let text = '';
+  let name = null;
+  let args = '';
+  let finish = null;
+  const s = client.chatStream(ask, options);
+  for await (const chunk of s) {
+    for (const choice of chunk.choices) {
+      text += choice.delta?.content ?? '';
+      for (const call of choice.delta?.tool_calls ?? []) {
+        name = call.function?.name ?? name;
+        args += call.function?.arguments ?? '';
+      }
+      finish = choice.finish_reason ?? finish;
+    }
+  }
+  return { content: text || null, tool_name: name, tool_arguments: args || null, finish_reason: finish, usage: s.meta.usage };
+}
+
+test('protocol vectors: requests, answers and errors translated through the mock', async (t) => {
+  const mock = await startMock();
+  try {
+    for (const c of protocols.requests) {
+      await t.test(c.name, async () => {
+        await protocolClient(mock, c.kind).chat(c.request);
+        const requests = await mock.control('requests');
+        assert.deepEqual(JSON.parse(requests.at(-1).body), c.upstream);
+      });
+    }
+    for (const c of protocols.answers) {
+      await t.test(c.name, async () => {
+        const got = await protocolOutcome(protocolClient(mock, c.kind), c.fault, c.stream);
+        for (const [field, want] of Object.entries(c.expect)) assert.deepEqual(got[field], want, field);
+      });
+    }
+    for (const c of protocols.errors) {
+      await t.test(c.name, async () => {
+        const err = await caught(() => protocolOutcome(protocolClient(mock, c.kind), c.fault, c.stream));
+        assert.equal(err.code, c.code, err.message);
+        if (c.provider_code) assert.equal(err.providerCode, c.provider_code);
+        assertContains(err.message, c.message_contains);
+      });
+    }
+  } finally {
+    await mock.stop();
   }
 });

@@ -4,6 +4,7 @@ precedence, and the docs/contract.md §8 error table. None of these touch the ne
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 import aigw
-from conftest import MockGateway, load_vectors, user
+from conftest import API_KEY, MockGateway, load_vectors, user
 
 ROUTES = load_vectors("routes.json")
 CREDENTIALS = load_vectors("credentials.json")
@@ -233,3 +234,60 @@ def test_gateway_doctor(case: dict[str, Any], vector_mock: MockGateway) -> None:
         assert part in check["detail"], check["detail"]
     for part in case.get("detail_excludes", []):
         assert part not in check["detail"]
+
+
+PROTOCOLS = load_vectors("protocols.json")
+
+
+def protocol_client(mock: MockGateway, kind: str) -> aigw.Client:
+    profile = with_origin(PROTOCOLS["profiles"][kind], mock.url)
+    profile["api_key"] = API_KEY
+    return aigw.Client(**profile)
+
+
+def protocol_outcome(client: aigw.Client, fault_spec: str, stream: bool) -> dict[str, Any]:
+    """Text, tool name and arguments, finish reason and usage of an answer or a whole stream."""
+    headers = {"x-mock-fault": fault_spec}
+    if not stream:
+        answer = client.chat(user("hi"), extra_headers=headers)
+        message = answer["choices"][0]["message"]
+        calls = message.get("tool_calls") or [{}]
+        return {"content": message["content"], "tool_name": calls[0].get("function", {}).get("name"),
+                "tool_arguments": calls[0].get("function", {}).get("arguments"),
+                "finish_reason": answer["choices"][0]["finish_reason"], "usage": answer["aigw"]["usage"]}
+    text, name, args, finish = "", None, "", None
+    with client.chat_stream(user("hi"), extra_headers=headers) as s:
+        for chunk in s:
+            for choice in chunk["choices"]:
+                delta = choice.get("delta", {})
+                text += delta.get("content") or ""
+                for call in delta.get("tool_calls") or []:
+                    name = call.get("function", {}).get("name") or name
+                    args += call.get("function", {}).get("arguments") or ""
+                finish = choice.get("finish_reason") or finish
+        usage = s.meta["usage"]
+    return {"content": text or None, "tool_name": name, "tool_arguments": args or None,
+            "finish_reason": finish, "usage": usage}
+
+
+@pytest.mark.parametrize("case", PROTOCOLS["requests"], ids=lambda c: c["name"])
+def test_protocol_requests(case: dict[str, Any], mock: MockGateway) -> None:
+    protocol_client(mock, case["kind"]).chat(**case["request"])
+    assert json.loads(mock.last_request()["body"]) == case["upstream"]
+
+
+@pytest.mark.parametrize("case", PROTOCOLS["answers"], ids=lambda c: c["name"])
+def test_protocol_answers(case: dict[str, Any], mock: MockGateway) -> None:
+    got = protocol_outcome(protocol_client(mock, case["kind"]), case["fault"], case["stream"])
+    for field, want in case["expect"].items():
+        assert got[field] == want, field
+
+
+@pytest.mark.parametrize("case", PROTOCOLS["errors"], ids=lambda c: c["name"])
+def test_protocol_errors(case: dict[str, Any], mock: MockGateway) -> None:
+    with pytest.raises(aigw.AigwError) as info:
+        protocol_outcome(protocol_client(mock, case["kind"]), case["fault"], case["stream"])
+    assert info.value.code == case["code"], str(info.value)
+    if "provider_code" in case:
+        assert info.value.provider_code == case["provider_code"]
+    check_message(info.value, case)
