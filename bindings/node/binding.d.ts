@@ -19,8 +19,11 @@ export declare class NativeClient {
   describe(): string
   /** The operator checks (JSON text), off the JavaScript thread. */
   doctor(): Promise<string>
-  /** The model catalog (JSON array text), off the JavaScript thread. */
-  listModels(): Promise<string>
+  /**
+   * The model catalog (JSON array text), off the JavaScript thread; `cancel` aborts the
+   * catalog request in flight.
+   */
+  listModels(cancel?: NativeCancel | undefined | null): Promise<string>
   /** A chat completion (JSON text), off the JavaScript thread; `cancel` aborts it in flight. */
   chat(requestJson: string, optionsJson?: string | undefined | null, cancel?: NativeCancel | undefined | null): Promise<string>
   /** A chat completion (JSON text), blocking the JavaScript thread. */

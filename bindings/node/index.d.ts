@@ -114,10 +114,7 @@ export interface RequestOptions extends SyncRequestOptions {
 
 /** Options of `listModels()`. */
 export interface ListModelsOptions {
-  /**
-   * Rejects the promise at once with an `AbortError` (code `CANCELLED`). The catalog request
-   * itself is not interrupted: it finishes in the background and still fills the catalog cache.
-   */
+  /** Rejects the promise at once with an `AbortError` (code `CANCELLED`) and cancels the catalog request. */
   signal?: AbortSignal | null;
 }
 

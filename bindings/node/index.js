@@ -162,12 +162,11 @@ function watchAbort(signal, callback) {
  * Runs `start(handle)` (a native call returning a promise) under `signal`: an aborted signal
  * rejects at once with an AbortError and no native call; an abort in flight cancels `handle`
  * (core closes the connection within about 100 ms, and no retry follows) and rejects at once.
- * The listener is removed when the call settles. `cancellable: false` (listModels) makes no
- * handle: the native call then runs to its end in the background.
+ * The listener is removed when the call settles.
  */
-function abortable(signal, call, start, cancellable = true) {
+function abortable(signal, call, start) {
   if (signal.aborted) return Promise.reject(abortError(signal, call));
-  const handle = cancellable ? new native.NativeCancel() : null;
+  const handle = new native.NativeCancel();
   return new Promise((resolve, reject) => {
     const unwatch = watchAbort(signal, () => {
       handle?.cancel();
@@ -230,16 +229,13 @@ class Client {
     return JSON.parse(await this[kNative].doctor());
   }
 
-  /**
-   * The catalog. With `{ signal }`, an abort rejects at once; the catalog request itself is not
-   * interrupted (core's catalog call takes no cancel token) and finishes in the background.
-   */
+  /** The catalog. With `{ signal }`, an abort rejects at once and cancels the catalog request. */
   async listModels(options) {
     const signal = listModelsSignal(options);
     const inner = this[kNative];
     const text = signal === null
       ? await inner.listModels()
-      : await abortable(signal, 'listModels()', () => inner.listModels(), false);
+      : await abortable(signal, 'listModels()', (handle) => inner.listModels(handle));
     return JSON.parse(text);
   }
 

@@ -77,12 +77,21 @@ impl NativeClient {
         promise::run(env, move || Ok(to_text(&client.doctor())))
     }
 
-    /// The model catalog (JSON array text), off the JavaScript thread.
+    /// The model catalog (JSON array text), off the JavaScript thread; `cancel` aborts the
+    /// catalog request in flight.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn list_models<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
+    pub fn list_models<'e>(
+        &self,
+        env: &'e Env,
+        cancel: Option<&NativeCancel>,
+    ) -> napi::Result<Object<'e>> {
         let client = self.client.clone();
+        let options = aigw_core::RequestOptions {
+            cancel: cancel.map(NativeCancel::token),
+            ..aigw_core::RequestOptions::default()
+        };
         promise::run(env, move || {
-            Ok(Value::Array(client.list_models()?).to_string())
+            Ok(Value::Array(client.list_models_with(&options)?).to_string())
         })
     }
 
