@@ -131,18 +131,7 @@ pub fn request(body: &Map<String, Value>) -> Result<Value> {
         .get("messages")
         .and_then(Value::as_array)
         .ok_or_else(|| invalid("the chat request needs a `messages` list"))?;
-    let mut system = Vec::new();
-    let mut turns: Vec<(&str, Vec<Value>)> = Vec::new();
-    for m in messages {
-        let Some((role, blocks)) = message_of(m, &mut system)? else {
-            continue;
-        };
-        match turns.last_mut() {
-            // Anthropic wants roles to alternate: consecutive same-role messages merge.
-            Some((last, previous)) if *last == role => previous.extend(blocks),
-            _ => turns.push((role, blocks)),
-        }
-    }
+    let (system, turns) = turns(messages)?;
     let mut out = Map::new();
     out.insert(
         "model".into(),
@@ -181,41 +170,66 @@ pub fn request(body: &Map<String, Value>) -> Result<Value> {
         _ => {}
     }
     if let Some(tools) = body.get("tools").and_then(Value::as_array) {
-        let tools: Vec<Value> = tools
-            .iter()
-            .map(|t| {
-                let f = t.get("function").unwrap_or(t);
-                let mut tool = json!({ "name": f.get("name").cloned().unwrap_or(Value::Null),
-                    "input_schema": f.get("parameters").cloned().unwrap_or(json!({ "type": "object" })) });
-                if let Some(d) = f.get("description") {
-                    tool["description"] = d.clone();
-                }
-                tool
-            })
-            .collect();
-        out.insert("tools".into(), Value::Array(tools));
+        out.insert(
+            "tools".into(),
+            Value::Array(tools.iter().map(tool).collect()),
+        );
     }
     if let Some(choice) = body.get("tool_choice") {
-        let mapped = match choice {
-            Value::String(s) if s == "auto" => json!({ "type": "auto" }),
-            Value::String(s) if s == "required" => json!({ "type": "any" }),
-            Value::String(s) if s == "none" => json!({ "type": "none" }),
-            Value::Object(_) => match choice.pointer("/function/name") {
-                Some(name) => json!({ "type": "tool", "name": name }),
-                None => return Err(invalid("tool_choice names no function")),
-            },
-            _ => {
-                return Err(invalid(
-                    "tool_choice must be auto, required, none or a function",
-                ))
-            }
-        };
-        out.insert("tool_choice".into(), mapped);
+        out.insert("tool_choice".into(), tool_choice(choice)?);
     }
     if let Some(user) = body.get("user").and_then(Value::as_str) {
         out.insert("metadata".into(), json!({ "user_id": user }));
     }
     Ok(Value::Object(out))
+}
+
+/// The system texts and the alternating turns of the OpenAI messages (Anthropic wants roles to
+/// alternate: consecutive same-role messages merge; tool results are user turns).
+#[allow(clippy::type_complexity)]
+fn turns(messages: &[Value]) -> Result<(Vec<String>, Vec<(&'static str, Vec<Value>)>)> {
+    let mut system = Vec::new();
+    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
+    for m in messages {
+        let Some((role, blocks)) = message_of(m, &mut system)? else {
+            continue;
+        };
+        match turns.last_mut() {
+            // Anthropic wants roles to alternate: consecutive same-role messages merge.
+            Some((last, previous)) if *last == role => previous.extend(blocks),
+            _ => turns.push((role, blocks)),
+        }
+    }
+    Ok((system, turns))
+}
+
+/// An OpenAI function tool as an Anthropic tool.
+fn tool(t: &Value) -> Value {
+    let f = t.get("function").unwrap_or(t);
+    let mut tool = json!({ "name": f.get("name").cloned().unwrap_or(Value::Null),
+        "input_schema": f.get("parameters").cloned().unwrap_or(json!({ "type": "object" })) });
+    if let Some(d) = f.get("description") {
+        tool["description"] = d.clone();
+    }
+    tool
+}
+
+/// OpenAI's `tool_choice` as Anthropic's (`required` is `any`, a named function `tool`).
+fn tool_choice(choice: &Value) -> Result<Value> {
+    Ok(match choice {
+        Value::String(s) if s == "auto" => json!({ "type": "auto" }),
+        Value::String(s) if s == "required" => json!({ "type": "any" }),
+        Value::String(s) if s == "none" => json!({ "type": "none" }),
+        Value::Object(_) => match choice.pointer("/function/name") {
+            Some(name) => json!({ "type": "tool", "name": name }),
+            None => return Err(invalid("tool_choice names no function")),
+        },
+        _ => {
+            return Err(invalid(
+                "tool_choice must be auto, required, none or a function",
+            ))
+        }
+    })
 }
 
 /// OpenAI's `finish_reason` for an Anthropic `stop_reason`.
@@ -338,6 +352,7 @@ impl StreamTranslator {
 
     /// The chunks one event becomes (often none). `event` is the SSE `event` name, `data` its
     /// parsed JSON. An `error` event is a typed error.
+    /// One arm per event type, each a few lines: the function is as long as the list.
     pub fn on_event(&mut self, event: Option<&str>, data: &Value) -> Result<Vec<Value>> {
         let kind = event
             .or_else(|| data.get("type").and_then(Value::as_str))

@@ -109,8 +109,35 @@ pub fn request(body: &Map<String, Value>) -> Result<Value> {
         .get("messages")
         .and_then(Value::as_array)
         .ok_or_else(|| invalid("the chat request needs a `messages` list"))?;
+    let (system, turns) = turns(messages)?;
+    let mut out = Map::new();
+    out.insert(
+        "messages".into(),
+        Value::Array(
+            turns
+                .into_iter()
+                .map(|(role, content)| json!({ "role": role, "content": content }))
+                .collect(),
+        ),
+    );
+    if !system.is_empty() {
+        out.insert("system".into(), Value::Array(system));
+    }
+    if let Some(inference) = inference_config(body) {
+        out.insert("inferenceConfig".into(), inference);
+    }
+    if let Some(tools) = tool_config(body)? {
+        out.insert("toolConfig".into(), tools);
+    }
+    Ok(Value::Object(out))
+}
+
+/// The system blocks and the alternating turns of the OpenAI messages (consecutive same-role
+/// messages merged, tool results as user turns).
+#[allow(clippy::type_complexity)]
+fn turns(messages: &[Value]) -> Result<(Vec<Value>, Vec<(&'static str, Vec<Value>)>)> {
     let mut system = Vec::new();
-    let mut turns: Vec<(&str, Vec<Value>)> = Vec::new();
+    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for m in messages {
         let (role, blocks) = match m.get("role").and_then(Value::as_str).unwrap_or("") {
             "system" | "developer" => {
@@ -159,19 +186,11 @@ pub fn request(body: &Map<String, Value>) -> Result<Value> {
             _ => turns.push((role, blocks)),
         }
     }
-    let mut out = Map::new();
-    out.insert(
-        "messages".into(),
-        Value::Array(
-            turns
-                .into_iter()
-                .map(|(role, content)| json!({ "role": role, "content": content }))
-                .collect(),
-        ),
-    );
-    if !system.is_empty() {
-        out.insert("system".into(), Value::Array(system));
-    }
+    Ok((system, turns))
+}
+
+/// `inferenceConfig` from `max_tokens`, `temperature`, `top_p` and `stop`, if any is set.
+fn inference_config(body: &Map<String, Value>) -> Option<Value> {
     let mut inference = Map::new();
     if let Some(n) = body
         .get("max_tokens")
@@ -194,11 +213,16 @@ pub fn request(body: &Map<String, Value>) -> Result<Value> {
         }
         _ => {}
     }
-    if !inference.is_empty() {
-        out.insert("inferenceConfig".into(), Value::Object(inference));
-    }
-    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
-        let specs: Vec<Value> = tools
+    (!inference.is_empty()).then_some(Value::Object(inference))
+}
+
+/// `toolConfig` from `tools` and `tool_choice` (`none` leaves the tools out: Converse has no
+/// such choice).
+fn tool_config(body: &Map<String, Value>) -> Result<Option<Value>> {
+    let Some(tools) = body.get("tools").and_then(Value::as_array) else {
+        return Ok(None);
+    };
+    let specs: Vec<Value> = tools
             .iter()
             .map(|t| {
                 let f = t.get("function").unwrap_or(t);
@@ -210,31 +234,25 @@ pub fn request(body: &Map<String, Value>) -> Result<Value> {
                 json!({ "toolSpec": spec })
             })
             .collect();
-        let mut config = json!({ "tools": specs });
-        match body.get("tool_choice") {
-            None => {}
-            Some(Value::String(s)) if s == "auto" => config["toolChoice"] = json!({ "auto": {} }),
-            Some(Value::String(s)) if s == "required" => {
-                config["toolChoice"] = json!({ "any": {} })
-            }
-            Some(Value::String(s)) if s == "none" => {
-                // Converse has no "none": leave the tools out instead.
-                config = Value::Null;
-            }
-            Some(choice) => match choice.pointer("/function/name") {
-                Some(name) => config["toolChoice"] = json!({ "tool": { "name": name } }),
-                None => {
-                    return Err(invalid(
-                        "tool_choice must be auto, required, none or a function",
-                    ))
-                }
-            },
+    let mut config = json!({ "tools": specs });
+    match body.get("tool_choice") {
+        None => {}
+        Some(Value::String(s)) if s == "auto" => config["toolChoice"] = json!({ "auto": {} }),
+        Some(Value::String(s)) if s == "required" => config["toolChoice"] = json!({ "any": {} }),
+        Some(Value::String(s)) if s == "none" => {
+            // Converse has no "none": leave the tools out instead.
+            config = Value::Null;
         }
-        if !config.is_null() {
-            out.insert("toolConfig".into(), config);
-        }
+        Some(choice) => match choice.pointer("/function/name") {
+            Some(name) => config["toolChoice"] = json!({ "tool": { "name": name } }),
+            None => {
+                return Err(invalid(
+                    "tool_choice must be auto, required, none or a function",
+                ))
+            }
+        },
     }
-    Ok(Value::Object(out))
+    Ok((!config.is_null()).then_some(config))
 }
 
 /// OpenAI's `finish_reason` for a Converse `stopReason`.
@@ -338,6 +356,7 @@ impl StreamTranslator {
 
     /// The chunks one frame becomes. Exception frames are typed errors
     /// (`throttlingException` → `RATE_LIMITED`, others `PROVIDER`).
+    /// One arm per event type, each a few lines: the function is as long as the list.
     pub fn on_frame(&mut self, frame: &Frame) -> Result<Vec<Value>> {
         let payload: Value = serde_json::from_slice(&frame.payload)
             .map_err(|e| Error::protocol(format!("an event-stream payload is not JSON: {e}")))?;

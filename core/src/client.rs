@@ -607,32 +607,9 @@ impl Client {
         cancel: Option<&CancelToken>,
     ) -> Result<Opened> {
         let ctx = self.context(Purpose::Chat, options)?;
-        let (mut body, candidates, url) = match endpoint {
-            Endpoint::Chat { stream } => {
-                let ChatBody { body, model } = ChatBody::parse(request, stream)?;
-                let url = self.inner.route.request_endpoint.clone();
-                (body, self.select_models(model.as_deref())?, url)
-            }
-            Endpoint::Embeddings => {
-                let EmbeddingsBody { body, model } = EmbeddingsBody::parse(request)?;
-                (
-                    body,
-                    vec![self.embedding_model(model)?],
-                    self.embeddings_url()?,
-                )
-            }
-        };
+        let (mut body, candidates, url) = self.body_and_candidates(request, endpoint)?;
         let stream = endpoint == Endpoint::Chat { stream: true };
-        let mut asked_usage = stream
-            && self.inner.kind.protocol_family == ProtocolFamily::OpenaiChatCompletions
-            && !body.contains_key("stream_options")
-            && self.inner.stream_usage.load(Ordering::Relaxed);
-        if asked_usage {
-            body.insert(
-                "stream_options".to_string(),
-                serde_json::json!({ "include_usage": true }),
-            );
-        }
+        let mut asked_usage = stream && self.ask_for_usage(&mut body);
         let accept = if stream {
             "text/event-stream"
         } else {
@@ -686,6 +663,42 @@ impl Client {
         }
         Err(last_err
             .unwrap_or_else(|| Error::new(ErrorCode::ModelSelection, "no candidate model to try")))
+    }
+
+    /// The checked body, the candidate models in order, and the URL (before a model is put in
+    /// it) of a chat or embeddings call.
+    fn body_and_candidates(
+        &self,
+        request: Value,
+        endpoint: Endpoint,
+    ) -> Result<(Map<String, Value>, Vec<String>, String)> {
+        Ok(match endpoint {
+            Endpoint::Chat { stream } => {
+                let ChatBody { body, model } = ChatBody::parse(request, stream)?;
+                let url = self.inner.route.request_endpoint.clone();
+                (body, self.select_models(model.as_deref())?, url)
+            }
+            Endpoint::Embeddings => {
+                let EmbeddingsBody { body, model } = EmbeddingsBody::parse(request)?;
+                let model = self.embedding_model(model)?;
+                (body, vec![model], self.embeddings_url()?)
+            }
+        })
+    }
+
+    /// Adds `stream_options.include_usage` to an OpenAI stream request unless the caller set
+    /// `stream_options` or an upstream of this client refused the field; whether it did.
+    fn ask_for_usage(&self, body: &mut Map<String, Value>) -> bool {
+        let ask = self.inner.kind.protocol_family == ProtocolFamily::OpenaiChatCompletions
+            && !body.contains_key("stream_options")
+            && self.inner.stream_usage.load(Ordering::Relaxed);
+        if ask {
+            body.insert(
+                "stream_options".to_string(),
+                serde_json::json!({ "include_usage": true }),
+            );
+        }
+        ask
     }
 
     /// The request body as the upstream's protocol wants it.

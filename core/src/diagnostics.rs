@@ -22,6 +22,7 @@ impl Client {
 }
 
 /// The descriptor document.
+/// One JSON document, written out whole so its shape reads as it prints.
 pub fn describe(client: &Client) -> Value {
     let kind = client.kind();
     let route = client.route();

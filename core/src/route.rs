@@ -252,6 +252,22 @@ fn cloudflare_route_ids(
     (None, None)
 }
 
+/// The embeddings URL: the chat URL with `embeddings` for `chat/completions`, for kinds of the
+/// OpenAI protocol; `None` when the chat URL does not end that way.
+fn embeddings_endpoint(profile: &Profile, kind: &ProviderKind, base_url: &str) -> Option<String> {
+    match (&profile.endpoint, kind.protocol_family) {
+        (_, family) if family != crate::registry::ProtocolFamily::OpenaiChatCompletions => None,
+        (Some(url), _) => url
+            .trim()
+            .strip_suffix("/chat/completions")
+            .map(|prefix| format!("{prefix}/embeddings")),
+        (None, _) => kind
+            .chat_path
+            .strip_suffix("chat/completions")
+            .map(|prefix| join_url(base_url, &format!("{prefix}embeddings"))),
+    }
+}
+
 /// Resolves the route of `profile` for `kind`. Placeholders left in place do not fail here
 /// (the route carries a hint); malformed URLs and the https rule do.
 pub fn resolve_route(profile: &Profile, kind: &ProviderKind) -> Result<Route> {
@@ -288,17 +304,7 @@ pub fn resolve_route(profile: &Profile, kind: &ProviderKind) -> Result<Route> {
             )));
         }
     }
-    let embeddings_endpoint = match (&profile.endpoint, kind.protocol_family) {
-        (_, family) if family != crate::registry::ProtocolFamily::OpenaiChatCompletions => None,
-        (Some(url), _) => url
-            .trim()
-            .strip_suffix("/chat/completions")
-            .map(|prefix| format!("{prefix}/embeddings")),
-        (None, _) => kind
-            .chat_path
-            .strip_suffix("chat/completions")
-            .map(|prefix| join_url(&base_url, &format!("{prefix}embeddings"))),
-    };
+    let embeddings_endpoint = embeddings_endpoint(profile, kind, &base_url);
     let uses_template = profile.endpoint.is_none() && base_url == template;
     let unresolved = (kind.requires_tenant_base_url && uses_template)
         || !placeholders(&request_endpoint).is_empty()

@@ -36,6 +36,7 @@ fn count(v: &Value, path: &[&str]) -> Option<u64> {
 impl Usage {
     /// Normalises an upstream `usage` object (OpenAI chat or Responses, Anthropic, Bedrock).
     /// Anything else (or nothing) gives all fields `None`.
+    /// One branch per provider shape, side by side so they can be compared.
     pub fn from_upstream(usage: Option<&Value>) -> Usage {
         let Some(u) = usage.filter(|u| u.is_object()) else {
             return Usage::default();
