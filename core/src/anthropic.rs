@@ -8,25 +8,15 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::translate::{
+    messages, now, push_turn, refuse_many, stop_sequences, text_of, tool_call_input,
+};
 
 /// `max_tokens` when the caller sets none (Anthropic requires it).
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::invalid_argument(message)
-}
-
-/// The text of an OpenAI `content` (a string, or the `text` of its parts).
-fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
 }
 
 /// An OpenAI content part as an Anthropic content block.
@@ -90,16 +80,7 @@ fn message_of(m: &Value, system: &mut Vec<String>) -> Result<Option<(&'static st
                 .into_iter()
                 .flatten()
             {
-                let arguments = call
-                    .pointer("/function/arguments")
-                    .and_then(Value::as_str)
-                    .unwrap_or("{}");
-                let input: Value = serde_json::from_str(if arguments.trim().is_empty() {
-                    "{}"
-                } else {
-                    arguments
-                })
-                .map_err(|e| invalid(format!("a tool call's arguments are not JSON: {e}")))?;
+                let input = tool_call_input(call)?;
                 blocks.push(json!({ "type": "tool_use",
                     "id": call.get("id").cloned().unwrap_or(Value::Null),
                     "name": call.pointer("/function/name").cloned().unwrap_or(Value::Null),
@@ -121,16 +102,8 @@ fn message_of(m: &Value, system: &mut Vec<String>) -> Result<Option<(&'static st
 
 /// Translates an OpenAI chat request (with `model` set) into a Messages request.
 pub fn request(body: &Map<String, Value>) -> Result<Value> {
-    if body.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
-        return Err(Error::new(
-            ErrorCode::Unsupported,
-            "`n` > 1 has no Anthropic Messages form: send one request per answer",
-        ));
-    }
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("the chat request needs a `messages` list"))?;
+    refuse_many(body, "Anthropic Messages")?;
+    let messages = messages(body)?;
     let (system, turns) = turns(messages)?;
     let mut out = Map::new();
     out.insert(
@@ -160,14 +133,8 @@ pub fn request(body: &Map<String, Value>) -> Result<Value> {
             out.insert(key.into(), v.clone());
         }
     }
-    match body.get("stop") {
-        Some(Value::String(s)) => {
-            out.insert("stop_sequences".into(), json!([s]));
-        }
-        Some(Value::Array(list)) => {
-            out.insert("stop_sequences".into(), Value::Array(list.clone()));
-        }
-        _ => {}
+    if let Some(stop) = stop_sequences(body) {
+        out.insert("stop_sequences".into(), stop);
     }
     if let Some(tools) = body.get("tools").and_then(Value::as_array) {
         out.insert(
@@ -194,11 +161,7 @@ fn turns(messages: &[Value]) -> Result<(Vec<String>, Vec<(&'static str, Vec<Valu
         let Some((role, blocks)) = message_of(m, &mut system)? else {
             continue;
         };
-        match turns.last_mut() {
-            // Anthropic wants roles to alternate: consecutive same-role messages merge.
-            Some((last, previous)) if *last == role => previous.extend(blocks),
-            _ => turns.push((role, blocks)),
-        }
+        push_turn(&mut turns, role, blocks);
     }
     Ok((system, turns))
 }
@@ -253,12 +216,6 @@ fn openai_usage(usage: &Value) -> Value {
     json!({ "prompt_tokens": prompt, "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": { "cached_tokens": n("cache_read_input_tokens") } })
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// A Messages answer as a `chat.completion`, with the upstream usage (Anthropic's shape, for

@@ -9,6 +9,9 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::eventstream::Frame;
+use crate::translate::{
+    messages, now, push_turn, refuse_many, stop_sequences, text_of, tool_call_input,
+};
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::invalid_argument(message)
@@ -37,18 +40,6 @@ pub fn model_url(template: &str, model: &str, stream: bool) -> String {
         }
     } else {
         url
-    }
-}
-
-fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
     }
 }
 
@@ -99,16 +90,8 @@ fn blocks_of(content: Option<&Value>) -> Result<Vec<Value>> {
 /// Translates an OpenAI chat request into a Converse request (without the model, which is in
 /// the path).
 pub fn request(body: &Map<String, Value>) -> Result<Value> {
-    if body.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
-        return Err(Error::new(
-            ErrorCode::Unsupported,
-            "`n` > 1 has no Bedrock Converse form: send one request per answer",
-        ));
-    }
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("the chat request needs a `messages` list"))?;
+    refuse_many(body, "Bedrock Converse")?;
+    let messages = messages(body)?;
     let (system, turns) = turns(messages)?;
     let mut out = Map::new();
     out.insert(
@@ -153,16 +136,7 @@ fn turns(messages: &[Value]) -> Result<(Vec<Value>, Vec<(&'static str, Vec<Value
                     .into_iter()
                     .flatten()
                 {
-                    let arguments = call
-                        .pointer("/function/arguments")
-                        .and_then(Value::as_str)
-                        .unwrap_or("{}");
-                    let input: Value = serde_json::from_str(if arguments.trim().is_empty() {
-                        "{}"
-                    } else {
-                        arguments
-                    })
-                    .map_err(|e| invalid(format!("a tool call's arguments are not JSON: {e}")))?;
+                    let input = tool_call_input(call)?;
                     blocks.push(json!({ "toolUse": { "toolUseId": call.get("id").cloned().unwrap_or(Value::Null),
                         "name": call.pointer("/function/name").cloned().unwrap_or(Value::Null), "input": input } }));
                 }
@@ -181,10 +155,7 @@ fn turns(messages: &[Value]) -> Result<(Vec<Value>, Vec<(&'static str, Vec<Value
                 )))
             }
         };
-        match turns.last_mut() {
-            Some((last, previous)) if *last == role => previous.extend(blocks),
-            _ => turns.push((role, blocks)),
-        }
+        push_turn(&mut turns, role, blocks);
     }
     Ok((system, turns))
 }
@@ -204,14 +175,8 @@ fn inference_config(body: &Map<String, Value>) -> Option<Value> {
             inference.insert(to.into(), v.clone());
         }
     }
-    match body.get("stop") {
-        Some(Value::String(s)) => {
-            inference.insert("stopSequences".into(), json!([s]));
-        }
-        Some(Value::Array(list)) => {
-            inference.insert("stopSequences".into(), Value::Array(list.clone()));
-        }
-        _ => {}
+    if let Some(stop) = stop_sequences(body) {
+        inference.insert("stopSequences".into(), stop);
     }
     (!inference.is_empty()).then_some(Value::Object(inference))
 }
@@ -272,12 +237,6 @@ fn openai_usage(usage: &Value) -> Value {
     json!({ "prompt_tokens": prompt, "completion_tokens": n("outputTokens"),
         "total_tokens": prompt + n("outputTokens"),
         "prompt_tokens_details": { "cached_tokens": n("cacheReadInputTokens") } })
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// A Converse answer as a `chat.completion`, with Bedrock's usage (for `aigw.usage`).

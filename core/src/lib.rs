@@ -33,6 +33,7 @@ pub mod scrub;
 pub mod secret;
 pub mod sse;
 pub mod stream;
+pub mod translate;
 pub mod transport;
 pub mod usage;
 
