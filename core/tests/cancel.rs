@@ -62,3 +62,44 @@ fn a_cancelled_catalog_call_sends_nothing_and_a_cancel_in_flight_closes_it() {
     }
     assert!(m.connections_closed() >= 1, "the connection was closed");
 }
+
+#[test]
+fn a_thousand_streams_hold_their_connections_at_once() {
+    // Each stream sends one chunk and then stalls: once every thread has its first chunk, all
+    // of them hold a connection at the same moment. A count, not a timing.
+    let m = MockGateway::start(MockConfig::default()).unwrap();
+    let c = client(&m);
+    let n = 1000;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n + 1));
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (c, barrier) = (c.clone(), barrier.clone());
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let ask = json!({ "model": "openai/gpt-4o-mini",
+                        "messages": [{ "role": "user", "content": format!("s{i}") }] });
+                    let held = RequestOptions::from_value(&json!({ "headers": {
+                        "x-mock-fault": "chunks=4;stall_after=1;stall_ms=20000" } }))
+                    .unwrap();
+                    let mut stream = c.chat_stream(ask, &held).unwrap();
+                    let first = stream.next_chunk().unwrap().is_some();
+                    barrier.wait();
+                    // Wait for the count to be read, then drop the stream (closing it).
+                    barrier.wait();
+                    first
+                })
+                .unwrap()
+        })
+        .collect();
+    barrier.wait();
+    let peak = m.connections_peak();
+    barrier.wait();
+    let firsts = threads
+        .into_iter()
+        .filter_map(|t| t.join().ok())
+        .filter(|first| *first)
+        .count();
+    assert_eq!(firsts, n);
+    assert!(peak >= n, "peak {peak} < {n}");
+}
