@@ -119,7 +119,7 @@ enum aigw_status
      */
     AIGW_STATUS_PROTOCOL = 11,
     /**
-     * The kind's protocol family is not served yet.
+     * A request feature the kind's protocol has no form for (e.g. `n` > 1 for Anthropic).
      */
     AIGW_STATUS_UNSUPPORTED = 12,
     /**

@@ -33,7 +33,7 @@ pub enum ErrorCode {
     ModelSelection = 10,
     /// Malformed JSON/SSE from upstream, body too large.
     Protocol = 11,
-    /// Protocol family not served yet.
+    /// A request feature the protocol has no form for (`n` > 1 for Anthropic, Bedrock).
     Unsupported = 12,
     /// Stream closed or cancelled by the caller.
     Cancelled = 13,

@@ -35,7 +35,7 @@ pub enum aigw_status {
     ModelSelection = 10,
     /// Malformed JSON or SSE from upstream, or a body over the size limit.
     Protocol = 11,
-    /// The kind's protocol family is not served yet.
+    /// A request feature the kind's protocol has no form for (e.g. `n` > 1 for Anthropic).
     Unsupported = 12,
     /// The call (`aigw_cancel_token_cancel`) or stream (`aigw_stream_cancel`) was cancelled by the
     /// caller.

@@ -97,7 +97,7 @@ class ProtocolError(AigwError):
 
 
 class UnsupportedError(AigwError):
-    """The kind's protocol family is not served yet."""
+    """A request feature the kind's protocol has no form for (e.g. `n` > 1 for Anthropic)."""
 
     code = "UNSUPPORTED"
 
