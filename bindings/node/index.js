@@ -7,21 +7,61 @@
 // stays on this side: it is split off the options before they are encoded, and its `abort`
 // cancels a native handle (NativeCancel) or the native stream. Types and docs: index.d.ts.
 
+const fs = require('node:fs');
 const path = require('node:path');
 
-function loadBinding() {
-  const suffix = process.platform === 'linux' ? '-gnu' : '';
-  const file = path.join(__dirname, `aigw.${process.platform}-${process.arch}${suffix}.node`);
+/** The platforms published as `aigw-<platform>` packages (npm/<platform>/ in the repository). */
+const PUBLISHED_PLATFORMS = ['linux-x64-gnu'];
+
+/** True on a musl libc (Alpine): its Node reports no glibc version. */
+function isMusl() {
   try {
-    return require(file);
+    // Cheap first: glibc's ldd is a script naming GNU libc, musl's mentions musl.
+    return fs.readFileSync('/usr/bin/ldd', 'latin1').includes('musl');
+  } catch {
+    const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : null;
+    return !report?.header?.glibcVersionRuntime;
+  }
+}
+
+/** The napi-rs platform name: `linux-x64-gnu`, `linux-arm64-musl`, `darwin-arm64`, `win32-x64-msvc`… */
+function platformName() {
+  const base = `${process.platform}-${process.arch}`;
+  if (process.platform === 'linux') return `${base}-${isMusl() ? 'musl' : 'gnu'}`;
+  if (process.platform === 'win32') return `${base}-msvc`;
+  return base;
+}
+
+/**
+ * The addon, napi-rs layout: a local build next to this file (`npm run build` in the repository)
+ * wins; else the platform package `aigw-<platform>` that npm installed as an optional dependency.
+ */
+function loadBinding() {
+  const platform = platformName();
+  const file = path.join(__dirname, `aigw.${platform}.node`);
+  if (fs.existsSync(file)) return require(file);
+  const pkg = `aigw-${platform}`;
+  try {
+    return require(pkg);
   } catch (cause) {
-    if (cause && cause.code === 'MODULE_NOT_FOUND') {
-      throw new Error(
-        `the aigw native addon is not built (${file}); run \`npm ci && npm run build\` in ${__dirname}`,
-        { cause },
-      );
+    if (!(cause && cause.code === 'MODULE_NOT_FOUND' && String(cause.message).includes(`'${pkg}'`))) throw cause;
+    let hint;
+    if (fs.existsSync(path.join(__dirname, 'Cargo.toml'))) {
+      hint = `this is a source checkout: run \`npm ci && npm run build\` in ${__dirname}`;
+    } else if (PUBLISHED_PLATFORMS.includes(platform)) {
+      hint = `${pkg} is an optional dependency of aigw: reinstall without --omit=optional / --no-optional, ` +
+        `or install it next to aigw (npm install ${pkg})`;
+    } else {
+      hint = `aigw publishes addons for ${PUBLISHED_PLATFORMS.join(', ')} only; build it from source ` +
+        '(the aigw repository: `npm ci && npm run build` in bindings/node)';
     }
-    throw cause;
+    const err = new Error(
+      `aigw has no native addon for this platform (${platform}): looked for the package ${pkg} ` +
+        `and the file ${file}; ${hint}`,
+      { cause },
+    );
+    err.code = 'AIGW_NO_NATIVE_ADDON';
+    throw err;
   }
 }
 
