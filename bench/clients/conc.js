@@ -60,17 +60,19 @@ const p99 = (v) => {
   return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]
 }
 
+// Records how late each 10 ms timer fires; the returned stop() also cancels the pending timer,
+// so no sample lands after the window it measures.
 function ticker (out) {
-  let on = true
+  let pending
   const tick = () => {
     const t = performance.now()
-    setTimeout(() => {
+    pending = setTimeout(() => {
       out.push(performance.now() - t - 10)
-      if (on) tick()
+      tick()
     }, 10)
   }
   tick()
-  return () => { on = false }
+  return () => clearTimeout(pending)
 }
 
 async function main () {
