@@ -33,7 +33,12 @@ static void chat(const aigw_client *c) {
     aigw_string_free(resp);
 }
 
+/* Time from the stream call to its first chunk, µs (one sample per stream). */
+static double *ttfc;
+static size_t ttfc_n;
+
 static size_t stream(const aigw_client *c) {
+    double t0 = now_us();
     aigw_stream *s = NULL;
     if (aigw_client_chat_stream(c, REQ, stream_opts, &s, NULL) != AIGW_STATUS_OK) {
         fprintf(stderr, "stream failed\n");
@@ -43,7 +48,10 @@ static size_t stream(const aigw_client *c) {
     const char *chunk = NULL;
     size_t len = 0;
     aigw_status st;
-    while ((st = aigw_stream_next(s, &chunk, &len, NULL)) == AIGW_STATUS_OK) n++;
+    while ((st = aigw_stream_next(s, &chunk, &len, NULL)) == AIGW_STATUS_OK) {
+        if (n == 0) ttfc[ttfc_n++] = now_us() - t0;
+        n++;
+    }
     if (st != AIGW_STATUS_DONE) {
         fprintf(stderr, "stream ended with %s\n", aigw_status_str(st));
         exit(1);
@@ -86,6 +94,7 @@ int main(int argc, char **argv) {
         lat[i] = now_us() - t0;
     }
     double cpu_req = (cpu_us() - c0) / k;
+    ttfc = malloc(sizeof(double) * (size_t)(s > 0 ? s : 1));
     double c1 = cpu_us();
     size_t events = 0;
     for (int i = 0; i < s; i++) events += stream(c);
@@ -98,12 +107,14 @@ int main(int argc, char **argv) {
     for (int i = 0; i < t && i < 64; i++) pthread_join(th[i], NULL);
     double rps = (double)per * t / ((now_us() - w0) / 1e6);
     qsort(lat, (size_t)k, sizeof(double), cmp);
+    qsort(ttfc, ttfc_n, sizeof(double), cmp);
     struct rusage r;
     getrusage(RUSAGE_SELF, &r);
-    printf("{\"client\":\"aigw (C)\",\"latency_us_median\":%.1f,\"cpu_us_per_req\":%.2f,\"cpu_us_per_event\":%.3f,"
+    printf("{\"client\":\"aigw (C)\",\"latency_us_median\":%.1f,\"ttfc_us_median\":%.1f,\"cpu_us_per_req\":%.2f,\"cpu_us_per_event\":%.3f,"
            "\"events\":%zu,\"concurrent_rps\":%.0f,\"peak_rss_kib\":%ld}\n",
-           lat[k / 2], cpu_req, cpu_event, events, rps, r.ru_maxrss);
+           lat[k / 2], ttfc_n ? ttfc[ttfc_n / 2] : 0.0, cpu_req, cpu_event, events, rps, r.ru_maxrss);
     free(lat);
+    free(ttfc);
     aigw_client_free(c);
     return 0;
 }

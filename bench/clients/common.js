@@ -12,6 +12,17 @@ function workload () {
 
 const cpuUs = () => { const u = process.cpuUsage(); return u.user + u.system }
 
+// Start of the stream being measured, and the time-to-first-chunk samples (µs).
+let firstT = null
+const firstSamples = []
+/** Called by a stream function on its first chunk: records the time to first chunk. */
+function firstChunk () {
+  if (firstT !== null) {
+    firstSamples.push(Number(process.hrtime.bigint() - firstT) / 1e3)
+    firstT = null
+  }
+}
+
 async function run (name, w, chat, stream) {
   for (let i = 0; i < 100; i++) await chat()
   const lat = []
@@ -24,16 +35,21 @@ async function run (name, w, chat, stream) {
   const cpuReq = (cpuUs() - c0) / w.k
   const c1 = cpuUs()
   let events = 0
-  for (let i = 0; i < w.s; i++) events += await stream()
+  for (let i = 0; i < w.s; i++) {
+    firstT = process.hrtime.bigint()
+    events += await stream()
+  }
   const cpuEvent = (cpuUs() - c1) / Math.max(events, 1)
   const per = Math.max(Math.floor(w.k / w.t), 1)
   const started = process.hrtime.bigint()
   await Promise.all(Array.from({ length: w.t }, async () => { for (let i = 0; i < per; i++) await chat() }))
   const rps = per * w.t / (Number(process.hrtime.bigint() - started) / 1e9)
   lat.sort((a, b) => a - b)
+  firstSamples.sort((a, b) => a - b)
   console.log(JSON.stringify({
     client: name,
     latency_us_median: lat[lat.length >> 1],
+    ttfc_us_median: firstSamples.length ? firstSamples[firstSamples.length >> 1] : 0,
     cpu_us_per_req: cpuReq,
     cpu_us_per_event: cpuEvent,
     events,
@@ -42,4 +58,4 @@ async function run (name, w, chat, stream) {
   }))
 }
 
-module.exports = { KEY, workload, run }
+module.exports = { KEY, workload, run, firstChunk }

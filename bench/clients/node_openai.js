@@ -1,7 +1,7 @@
 'use strict'
 // The official openai npm SDK against the same mock.
 const OpenAI = require('openai')
-const { KEY, workload, run } = require('./common')
+const { KEY, workload, run, firstChunk } = require('./common')
 
 const w = workload()
 const client = new OpenAI({ baseURL: w.base, apiKey: KEY, maxRetries: 0 })
@@ -10,7 +10,10 @@ const chat = async () => { if (!(await client.chat.completions.create({ model: '
 const stream = async () => {
   let n = 0
   const s = await client.chat.completions.create({ model: 'openai/gpt-4o-mini', messages, stream: true }, { headers: { 'x-mock-fault': w.fault } })
-  for await (const _ of s) n++ // eslint-disable-line no-unused-vars
+  for await (const _ of s) { // eslint-disable-line no-unused-vars
+    if (!n) firstChunk()
+    n++
+  }
   return n
 }
 run('openai SDK (Node)', w, chat, stream)

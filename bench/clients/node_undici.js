@@ -1,7 +1,7 @@
 'use strict'
 // Raw undici against the same mock.
 const { Pool } = require('undici')
-const { KEY, workload, run } = require('./common')
+const { KEY, workload, run, firstChunk } = require('./common')
 
 const w = workload()
 const pool = new Pool(`http://127.0.0.1:${w.port}`, { connections: 16 })
@@ -22,7 +22,11 @@ const stream = async () => {
     while ((i = buf.indexOf('\n\n')) >= 0) {
       const ev = buf.slice(0, i)
       buf = buf.slice(i + 2)
-      if (ev.startsWith('data: ') && ev !== 'data: [DONE]') { JSON.parse(ev.slice(6)); n++ }
+      if (ev.startsWith('data: ') && ev !== 'data: [DONE]') {
+        JSON.parse(ev.slice(6))
+        if (!n) firstChunk()
+        n++
+      }
     }
   }
   return n

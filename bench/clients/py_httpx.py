@@ -2,7 +2,7 @@
 import json
 
 import httpx
-from common import KEY, run, workload
+from common import KEY, first_chunk, run, workload
 
 w = workload()
 client = httpx.Client(base_url=w["base"], headers={"Authorization": f"Bearer {KEY}"})
@@ -20,6 +20,8 @@ def stream():
         for line in r.iter_lines():
             if line.startswith("data: ") and line != "data: [DONE]":
                 assert json.loads(line[6:])["choices"] is not None
+                if not n:
+                    first_chunk()
                 n += 1
     return n
 

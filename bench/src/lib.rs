@@ -1,6 +1,7 @@
 //! Shared pieces of the benchmark clients: the workload parameters, CPU and RSS readings, and
 //! the one-line JSON report every client (Rust, C, Python, Node) prints for `bench/run.py`.
 
+use std::cell::RefCell;
 use std::time::Instant;
 
 /// Workload sizes, from argv: `PORT K S N T`.
@@ -98,6 +99,26 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+thread_local! {
+    /// Start of the stream being measured, and the time-to-first-chunk samples (µs).
+    static FIRST: RefCell<(Option<Instant>, Vec<f64>)> = const { RefCell::new((None, Vec::new())) };
+}
+
+/// Called by a stream closure on every chunk: the first call after the stream started records
+/// its time to first chunk (request sent, headers and first event received and parsed).
+pub fn first_chunk() {
+    FIRST.with(|f| {
+        let mut f = f.borrow_mut();
+        if let Some(t) = f.0.take() {
+            f.1.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    });
+}
+
+fn stream_started() {
+    FIRST.with(|f| f.borrow_mut().0 = Some(Instant::now()));
+}
+
 /// Runs the three phases with the given closures and prints the JSON report line.
 pub fn run(
     name: &str,
@@ -120,6 +141,7 @@ pub fn run(
     let cpu1 = cpu_us();
     let mut events = 0usize;
     for _ in 0..w.s {
+        stream_started();
         events += stream();
     }
     let cpu_event = (cpu_us() - cpu1) / events.max(1) as f64;
@@ -135,6 +157,7 @@ pub fn run(
         serde_json::json!({
             "client": name,
             "latency_us_median": median(lat),
+            "ttfc_us_median": median(FIRST.with(|f| std::mem::take(&mut f.borrow_mut().1))),
             "cpu_us_per_req": cpu_req,
             "cpu_us_per_event": cpu_event,
             "events": events,

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 
-use aigw_bench::{run, Workload};
+use aigw_bench::{first_chunk, run, Workload};
 use serde_json::{json, Value};
 
 fn main() {
@@ -47,6 +47,9 @@ fn main() {
                 }
                 let v: Value = serde_json::from_str(data).expect("event json");
                 assert!(v["choices"].is_array());
+                if events == 0 {
+                    first_chunk();
+                }
                 events += 1;
             }
         }

@@ -1,6 +1,6 @@
 //! aigw-core used directly from Rust: the same workload as the floor.
 
-use aigw_bench::{run, Workload};
+use aigw_bench::{first_chunk, run, Workload};
 use aigw_core::{Client, Env, Profile, RequestOptions};
 use serde_json::json;
 
@@ -39,6 +39,9 @@ fn main() {
             .expect("stream");
         let mut n = 0;
         while s.next_chunk().expect("chunk").is_some() {
+            if n == 0 {
+                first_chunk();
+            }
             n += 1;
         }
         n
