@@ -43,6 +43,23 @@ fn root_certs(env: &Env) -> Result<RootCerts> {
         std::fs::metadata(path)
             .map_err(|e| Error::config(format!("SSL_CERT_FILE={path} cannot be read: {e}")))?;
     }
+    // Read once per process for the same paths (and the same file modification time): every
+    // client would otherwise parse the whole bundle again.
+    type Key = (
+        Option<String>,
+        Option<String>,
+        Option<std::time::SystemTime>,
+    );
+    static CACHE: std::sync::OnceLock<Mutex<HashMap<Key, Arc<Vec<Certificate<'static>>>>>> =
+        std::sync::OnceLock::new();
+    let modified = file
+        .as_ref()
+        .and_then(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok());
+    let key: Key = (file.clone(), dir.clone(), modified);
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(certs) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(RootCerts::Specific(certs.clone()));
+    }
     let loaded = rustls_native_certs::load_certs_from_paths(
         file.as_deref().map(std::path::Path::new),
         dir.as_deref().map(std::path::Path::new),
@@ -57,12 +74,19 @@ fn root_certs(env: &Env) -> Result<RootCerts> {
             "{named} holds no PEM certificate{why}"
         )));
     }
-    let certs: Vec<Certificate<'static>> = loaded
-        .certs
-        .iter()
-        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-        .collect();
-    Ok(RootCerts::Specific(Arc::new(certs)))
+    let certs: Arc<Vec<Certificate<'static>>> = Arc::new(
+        loaded
+            .certs
+            .iter()
+            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+            .collect(),
+    );
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= 16 {
+        cache.clear();
+    }
+    cache.insert(key, certs.clone());
+    Ok(RootCerts::Specific(certs))
 }
 
 /// The OS store plus the bundled roots, read once per process (reading the store costs

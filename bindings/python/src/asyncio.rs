@@ -4,6 +4,7 @@
 //! [`CancelHandle`]; `aigw/_async.py` cancels it when the awaiting task is cancelled, which
 //! closes the request's connection within 100 ms.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aigw_core::{CancelToken, ChatStream, Client, RequestOptions};
@@ -47,6 +48,25 @@ fn settle_fn(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
         .map(|f| f.bind(py))
 }
 
+/// Set by `aigw._async` at interpreter exit: from then on no worker touches Python (a thread
+/// attaching while the interpreter finalizes is killed mid-call, which aborts the process).
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+/// Workers inside `Python::attach` right now.
+static ATTACHED: AtomicUsize = AtomicUsize::new(0);
+
+/// Called at interpreter exit (`atexit`): stops workers from touching Python and waits (at most
+/// two seconds, without the GIL) for those already handing a result over.
+#[pyfunction]
+pub(crate) fn _shutdown(py: Python<'_>) {
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while ATTACHED.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    });
+}
+
 /// Runs `job` on the pool and settles `future` (of `event_loop`) with its outcome.
 fn submit(
     event_loop: Py<PyAny>,
@@ -59,6 +79,13 @@ fn submit(
     };
     aigw_core::pool::spawn(move || {
         let outcome = aigw_core::error::catch_panic(|| job(token));
+        ATTACHED.fetch_add(1, Ordering::SeqCst);
+        if SHUTTING_DOWN.load(Ordering::SeqCst) {
+            // Nobody can await the result any more; dropping it needs no GIL for Rust values,
+            // and Python objects are not created.
+            ATTACHED.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
         Python::attach(|py| {
             let (ok, value) = match outcome {
                 Ok(Outcome::Value(v)) => match conversion::to_py(py, &v) {
@@ -77,6 +104,7 @@ fn submit(
                 event_loop.call_method1(py, "call_soon_threadsafe", (settle, future, ok, value))
             });
         });
+        ATTACHED.fetch_sub(1, Ordering::SeqCst);
     });
     handle
 }

@@ -171,3 +171,25 @@ def test_a_thousand_streams_are_in_flight_at_once(fresh_mock: MockGateway) -> No
     assert len(firsts) == n
     assert peak >= n
     assert client.describe()["runtime"]["max_threads"] == 10_000
+
+
+def test_exiting_with_calls_in_flight_does_not_crash(mock: MockGateway) -> None:
+    # Workers that finish while the interpreter shuts down must not touch Python (a thread that
+    # attaches during finalization is killed mid-call, which aborted the process).
+    import subprocess
+    import sys
+
+    script = f"""
+import asyncio, aigw
+client = aigw.AsyncClient(kind="cloudflare", base_url={mock.base_url()!r}, api_key={API_KEY!r},
+                          model={MODEL!r})
+async def main():
+    for i in range(40):
+        asyncio.ensure_future(client.chat([{{"role": "user", "content": "x"}}],
+                              extra_headers={{"x-mock-fault": "delay_ms=" + str(50 + 10 * i)}}))
+    await asyncio.sleep(0.1)
+asyncio.run(main())
+"""
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]

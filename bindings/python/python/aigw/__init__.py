@@ -9,6 +9,8 @@
     answer = await client.chat(messages=[...])
 """
 
+from typing import TYPE_CHECKING
+
 from aigw._errors import (
     AigwError as AigwError,
     AuthError as AuthError,
@@ -24,10 +26,6 @@ from aigw._errors import (
     RateLimitError as RateLimitError,
     TimeoutError as TimeoutError,
     UnsupportedError as UnsupportedError,
-)
-from aigw._async import (
-    AsyncChatStream as AsyncChatStream,
-    AsyncClient as AsyncClient,
 )
 from aigw._aigw import (
     ChatStream as ChatStream,
@@ -60,3 +58,17 @@ __all__ = [
     "providers",
     "resolve_kind",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # `AsyncClient` pulls in asyncio (tens of milliseconds): imported on first use only.
+    if name in ("AsyncClient", "AsyncChatStream"):
+        from aigw import _async
+
+        return getattr(_async, name)
+    raise AttributeError(f"module 'aigw' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    from aigw._async import AsyncChatStream as AsyncChatStream
+    from aigw._async import AsyncClient as AsyncClient

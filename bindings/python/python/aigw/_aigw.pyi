@@ -11,10 +11,14 @@ __all__ = [
     "Client",
     "StreamHandle",
     "__version__",
+    "_shutdown",
     "providers",
     "resolve_kind",
 ]
 __version__: str
+
+def _shutdown() -> None:
+    """Stops aigw's workers from touching Python (registered with atexit by `aigw._async`)."""
 
 def providers() -> list[dict[str, Any]]:
     """Every built-in provider kind (docs/contract.md §2), as dicts."""

@@ -10,11 +10,15 @@ retry starts after it, and the task sees `asyncio.CancelledError`.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aigw._aigw import Client
+from aigw._aigw import Client, _shutdown
+
+# At exit, workers stop handing results to Python before the interpreter finalizes.
+atexit.register(_shutdown)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
