@@ -421,6 +421,24 @@ static void replay_usage(const test_args *args) {
     json_free(embedded);
     aigw_string_free(embed_response);
     aigw_error_free(err);
+    /* Model selection: no model in the request and no embedding_model in the profile. */
+    err = NULL;
+    embed_response = NULL;
+    CHECK(aigw_client_embeddings(client, "{\"input\": \"x\"}", NULL, &embed_response, &err) ==
+          AIGW_STATUS_MODEL_SELECTION);
+    CHECK(err != NULL && strstr(aigw_error_message(err), "embedding_model") != NULL);
+    CHECK(embed_response == NULL);
+    aigw_error_free(err);
+    /* Errors as for chat: a refused key is AUTH. */
+    err = NULL;
+    {
+        char *refused = fault_options("status=401", "");
+        CHECK(aigw_client_embeddings(client, "{\"input\": \"x\", \"model\": \"openai/e\"}", refused,
+                                     &embed_response, &err) == AIGW_STATUS_AUTH);
+        CHECK(err != NULL && aigw_error_http_status(err) == 401);
+        free(refused);
+    }
+    aigw_error_free(err);
     free(request);
     aigw_client_free(client);
     json_free(doc);
