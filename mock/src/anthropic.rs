@@ -111,9 +111,10 @@ pub(crate) fn messages(state: &State, reply: &mut Reply, req: &Request, number: 
         return next;
     }
     let model = body.get("model").cloned().unwrap_or(Value::Null);
-    let text = match &faults.content {
-        Some(content) => content.clone(),
-        None => format!("echo: {}", last_user_text(&body)),
+    let text = match (&faults.content, faults.content_len) {
+        (Some(content), _) => content.clone(),
+        (None, Some(len)) => "abcd ".chars().cycle().take(len).collect(),
+        (None, None) => format!("echo: {}", last_user_text(&body)),
     };
     let input_tokens = words(&last_user_text(&body));
     let usage = faults
