@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::translate::{
-    messages, now, push_turn, refuse_many, stop_sequences, text_of, tool_call_input,
+    self, messages, now, push_turn, refuse_many, stop_sequences, text_of, tool_call_input,
 };
 
 /// `max_tokens` when the caller sets none (Anthropic requires it).
@@ -39,27 +39,13 @@ fn block_of(part: &Value) -> Result<Value> {
                 None => Ok(json!({ "type": "image", "source": { "type": "url", "url": url } })),
             }
         }
-        other => Err(Error::new(
-            ErrorCode::Unsupported,
-            format!(
-                "content part type {} has no Anthropic Messages form",
-                other.unwrap_or("(none)")
-            ),
-        )),
+        other => Err(translate::unsupported_part(other, "Anthropic Messages")),
     }
 }
 
 /// The blocks of an OpenAI message `content`.
 fn blocks_of(content: Option<&Value>) -> Result<Vec<Value>> {
-    match content {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) if s.is_empty() => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![json!({ "type": "text", "text": s })]),
-        Some(Value::Array(parts)) => parts.iter().map(block_of).collect(),
-        Some(_) => Err(invalid(
-            "a message's content must be a string or a list of parts",
-        )),
-    }
+    translate::blocks_of(content, |s| json!({ "type": "text", "text": s }), block_of)
 }
 
 /// One OpenAI message as `(role, blocks)` for Anthropic; `None` for system messages, whose text

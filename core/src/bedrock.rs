@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{Error, ErrorCode, Result};
 use crate::eventstream::Frame;
 use crate::translate::{
-    messages, now, push_turn, refuse_many, stop_sequences, text_of, tool_call_input,
+    self, messages, now, push_turn, refuse_many, stop_sequences, text_of, tool_call_input,
 };
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -65,26 +65,13 @@ fn block_of(part: &Value) -> Result<Value> {
             let format = media.strip_prefix("image/").unwrap_or(media);
             Ok(json!({ "image": { "format": format, "source": { "bytes": data } } }))
         }
-        other => Err(Error::new(
-            ErrorCode::Unsupported,
-            format!(
-                "content part type {} has no Bedrock Converse form",
-                other.unwrap_or("(none)")
-            ),
-        )),
+        other => Err(translate::unsupported_part(other, "Bedrock Converse")),
     }
 }
 
+/// The blocks of an OpenAI message `content`.
 fn blocks_of(content: Option<&Value>) -> Result<Vec<Value>> {
-    match content {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) if s.is_empty() => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![json!({ "text": s })]),
-        Some(Value::Array(parts)) => parts.iter().map(block_of).collect(),
-        Some(_) => Err(invalid(
-            "a message's content must be a string or a list of parts",
-        )),
-    }
+    translate::blocks_of(content, |s| json!({ "text": s }), block_of)
 }
 
 /// Translates an OpenAI chat request into a Converse request (without the model, which is in

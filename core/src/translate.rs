@@ -81,3 +81,32 @@ pub(crate) fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// The blocks of an OpenAI message `content`: a string becomes one `text_block`, a list of parts
+/// goes through `part`; nothing (or an empty string) is no block.
+pub(crate) fn blocks_of(
+    content: Option<&Value>,
+    text_block: fn(&str) -> Value,
+    part: fn(&Value) -> Result<Value>,
+) -> Result<Vec<Value>> {
+    match content {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) if s.is_empty() => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![text_block(s)]),
+        Some(Value::Array(parts)) => parts.iter().map(part).collect(),
+        Some(_) => Err(Error::invalid_argument(
+            "a message's content must be a string or a list of parts",
+        )),
+    }
+}
+
+/// `UNSUPPORTED` for a content part type the protocol has no form for.
+pub(crate) fn unsupported_part(kind: Option<&str>, protocol: &str) -> Error {
+    Error::new(
+        ErrorCode::Unsupported,
+        format!(
+            "content part type {} has no {protocol} form",
+            kind.unwrap_or("(none)")
+        ),
+    )
+}
