@@ -46,8 +46,9 @@ export declare class NativeStream {
   /** Resolves with the metadata (JSON text) once the headers arrived; rejects if opening failed. */
   ready(): Promise<string>
   /**
-   * The next chunk's JSON text, `""` at the end; rejects with the error that ended the
-   * stream, once. Only this call makes the stream read: nothing is read ahead.
+   * The next chunks as the JSON text of an array (one or more chunks: all that arrived
+   * together), `""` at the end; rejects with the error that ended the stream, once. Only
+   * this call makes the stream read: nothing is read ahead.
    */
   wait(): Promise<string>
   /** Cancels the stream: the next read fails with `CANCELLED` and the connection is dropped. */

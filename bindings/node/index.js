@@ -3,8 +3,8 @@
 //
 // A thin layer over the native addon (binding.d.ts): objects cross as JSON text, because
 // JSON.stringify/JSON.parse are faster than walking objects through Node-API, and streams read
-// one chunk per next() (never ahead, so streams nobody consumes hold no thread). An AbortSignal
-// stays on this side: it is split off the options before they are encoded, and its `abort`
+// on next() only (never ahead, so streams nobody consumes hold no thread), handing over every
+// chunk that arrived together in one batch. An AbortSignal stays on this side: it is split off the options before they are encoded, and its `abort`
 // cancels a native handle (NativeCancel) or the native stream. Types and docs: index.d.ts.
 
 const fs = require('node:fs');
@@ -341,6 +341,9 @@ class ChatStream {
   #native;
   #meta = null;
   #pending = null;
+  /** Chunks received in one batch and not handed out yet (from index #taken), or null. */
+  #batch = null;
+  #taken = 0;
   /** The AbortSignal of the call, or null. */
   #signal = null;
   /** Stops watching the signal, while the stream is unfinished; else null. */
@@ -395,6 +398,16 @@ class ChatStream {
   }
 
   next() {
+    if (this.#batch !== null && this.#signal !== null && this.#signal.aborted) {
+      // Aborted: what was received and not handed out is dropped, the read rejects.
+      this.#batch = null;
+    }
+    if (this.#batch !== null) {
+      // Chunks that arrived together with the last one: no native call.
+      const value = this.#batch[this.#taken++];
+      if (this.#taken === this.#batch.length) this.#batch = null;
+      return Promise.resolve({ value, done: false });
+    }
     if (this.#pending !== null) {
       const again = () => this.next();
       return this.#pending.then(again, again);
@@ -408,7 +421,12 @@ class ChatStream {
           this.#detach();
           return DONE;
         }
-        return { value: JSON.parse(text), done: false };
+        const batch = JSON.parse(text);
+        if (batch.length > 1) {
+          this.#batch = batch;
+          this.#taken = 1;
+        }
+        return { value: batch[0], done: false };
       },
       (err) => {
         this.#pending = null;
@@ -431,12 +449,14 @@ class ChatStream {
 
   /** Cancels the stream: the next read rejects with CANCELLED; the connection is dropped. */
   cancel() {
+    this.#batch = null;
     this.#detach();
     this.#native.cancel();
   }
 
   /** Closes the stream: iteration ends; an unfinished connection is dropped. */
   close() {
+    this.#batch = null;
     this.#detach();
     this.#native.close();
   }

@@ -3,8 +3,10 @@
 //! OpenAI API would have sent. Transport, retries, credentials, gateway options and model
 //! selection stay shared; only the bodies are translated here.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
@@ -259,6 +261,33 @@ pub struct StreamTranslator {
     tools: HashMap<u64, u64>,
     usage: Map<String, Value>,
     stopped: bool,
+    /// A text chunk of this stream with its content cut out: JSON text before and after the
+    /// content string, and the chunk's tree, made once at `message_start`.
+    text_template: Option<TextTemplate>,
+}
+
+#[derive(Debug)]
+struct TextTemplate {
+    before: String,
+    after: String,
+    value: Value,
+}
+
+/// The most frequent event, `content_block_delta` with a `text_delta`, read without a tree.
+#[derive(Deserialize)]
+struct DeltaEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    delta: Option<TextDelta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct TextDelta<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
 }
 
 impl StreamTranslator {
@@ -278,6 +307,52 @@ impl StreamTranslator {
     /// The usage so far, in Anthropic's shape.
     pub fn usage(&self) -> Option<Value> {
         (!self.usage.is_empty()).then(|| Value::Object(self.usage.clone()))
+    }
+
+    /// The chunk of a text delta event as JSON text and tree, made from the stream's template
+    /// without parsing the event into a tree; `None` for every other event (or before
+    /// `message_start`), which [`StreamTranslator::on_event`] then reads.
+    pub fn text_delta(&self, event: Option<&str>, data: &str) -> Option<(String, Value)> {
+        if event.is_some_and(|e| e != "content_block_delta") {
+            return None;
+        }
+        let template = self.text_template.as_ref()?;
+        let parsed: DeltaEvent = serde_json::from_str(data).ok()?;
+        let delta = parsed
+            .delta
+            .filter(|_| parsed.kind == "content_block_delta")?;
+        if delta.kind != "text_delta" {
+            return None;
+        }
+        let content = delta.text.unwrap_or_default();
+        let quoted = serde_json::to_string(&content).ok()?;
+        let mut text =
+            String::with_capacity(template.before.len() + quoted.len() + template.after.len());
+        text.push_str(&template.before);
+        text.push_str(&quoted);
+        text.push_str(&template.after);
+        let mut value = template.value.clone();
+        if let Some(slot) = value.pointer_mut("/choices/0/delta/content") {
+            *slot = Value::String(content.into_owned());
+        }
+        Some((text, value))
+    }
+
+    /// The template of this stream's text chunks; `None` if the id or model make the cut
+    /// ambiguous (then every event takes the general path).
+    fn text_template(&self) -> Option<TextTemplate> {
+        const MARK: &str = "\\u0001aigw-content\\u0001";
+        let value = self.chunk(json!({ "content": "" }), Value::Null);
+        let mut marked = value.clone();
+        *marked.pointer_mut("/choices/0/delta/content")? =
+            Value::String("\u{1}aigw-content\u{1}".into());
+        let text = marked.to_string();
+        let at = text.find(MARK).filter(|at| text.rfind(MARK) == Some(*at))?;
+        Some(TextTemplate {
+            before: text[..at - 1].to_string(),
+            after: text[at + MARK.len() + 1..].to_string(),
+            value,
+        })
     }
 
     fn chunk(&self, delta: Value, finish: Value) -> Value {
@@ -306,6 +381,7 @@ impl StreamTranslator {
                 self.id = message.get("id").cloned().unwrap_or(Value::Null);
                 self.model = message.get("model").cloned().unwrap_or(Value::Null);
                 self.add_usage(message.get("usage"));
+                self.text_template = self.text_template();
                 vec![self.chunk(json!({ "role": "assistant", "content": "" }), Value::Null)]
             }
             "content_block_start" => {
@@ -358,5 +434,51 @@ impl StreamTranslator {
             "error" => return Err(crate::stream::error_of(data, "the Anthropic stream")),
             _ => Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path gives exactly what the general path gives, for awkward text too.
+    #[test]
+    fn text_deltas_read_without_a_tree_equal_the_general_path() {
+        let mut t = StreamTranslator::new();
+        let start = json!({ "type": "message_start", "message": { "id": "msg_\"1\"", "model": "claude\\x",
+            "usage": { "input_tokens": 3 } } });
+        t.on_event(Some("message_start"), &start).unwrap();
+        for text in [
+            "plain",
+            "quote \" backslash \\ newline \n",
+            "中文 🦀",
+            "",
+            "\u{1}aigw-content\u{1}",
+        ] {
+            let data = json!({ "type": "content_block_delta", "index": 0,
+                "delta": { "type": "text_delta", "text": text } })
+            .to_string();
+            let (fast_text, fast_value) = t.text_delta(Some("content_block_delta"), &data).unwrap();
+            let general = t
+                .on_event(None, &serde_json::from_str(&data).unwrap())
+                .unwrap();
+            assert_eq!(general.len(), 1);
+            assert_eq!(fast_value, general[0], "{text:?}");
+            assert_eq!(fast_text, general[0].to_string(), "{text:?}");
+            assert_eq!(
+                serde_json::from_str::<Value>(&fast_text).unwrap(),
+                fast_value
+            );
+        }
+        // Everything else takes the general path.
+        let tool = json!({ "type": "content_block_delta", "index": 1,
+            "delta": { "type": "input_json_delta", "partial_json": "{" } })
+        .to_string();
+        assert!(t.text_delta(None, &tool).is_none());
+        assert!(t.text_delta(Some("ping"), "{\"type\":\"ping\"}").is_none());
+        assert!(t.text_delta(None, "not json").is_none());
+        assert!(StreamTranslator::new()
+            .text_delta(None, "{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}")
+            .is_none(), "before message_start");
     }
 }

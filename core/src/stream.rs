@@ -36,6 +36,14 @@ enum Source {
     Closed,
 }
 
+/// What one step of reading a stream gave.
+enum Step {
+    Chunk(StreamChunk),
+    End,
+    /// Nothing received so far holds another chunk: only a read can tell.
+    NeedsRead,
+}
+
 /// An open chat stream. Dropping it (or `close()`) drops the connection if unfinished.
 pub struct ChatStream {
     source: Source,
@@ -187,26 +195,47 @@ impl ChatStream {
     /// Error texts are scrubbed of the client's secrets (an upstream may quote them in an error
     /// frame); the frame is whole by then, so a secret split across reads is caught too.
     pub fn next_chunk(&mut self) -> Result<Option<StreamChunk>> {
+        match self.step(true)? {
+            Step::Chunk(chunk) => Ok(Some(chunk)),
+            // `NeedsRead` cannot happen when reading is allowed.
+            Step::End | Step::NeedsRead => Ok(None),
+        }
+    }
+
+    /// [`ChatStream::next_chunk`] without touching the network: the next chunk (or the end, or
+    /// the error) when what was received already holds it, `None` when a read would be needed.
+    /// Bindings use it to hand over every chunk that arrived together in one batch.
+    pub fn next_chunk_ready(&mut self) -> Option<Result<Option<StreamChunk>>> {
+        match self.step(false) {
+            Ok(Step::Chunk(chunk)) => Some(Ok(Some(chunk))),
+            Ok(Step::End) => Some(Ok(None)),
+            Ok(Step::NeedsRead) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn step(&mut self, may_read: bool) -> Result<Step> {
         if self.cancel.is_set() {
             self.close();
             return Err(cancelled_error("stream"));
         }
         if let Some(chunk) = self.pending.pop_front() {
-            return Ok(Some(chunk));
+            return Ok(Step::Chunk(chunk));
         }
         if self.done {
             self.settle_usage();
-            return Ok(None);
+            return Ok(Step::End);
         }
-        match self.advance() {
-            Ok(None) => {
+        match self.advance(may_read) {
+            Ok(Step::End) => {
                 self.settle_usage();
-                Ok(None)
+                Ok(Step::End)
             }
-            Ok(Some(chunk)) => {
+            Ok(Step::Chunk(chunk)) => {
                 self.note_usage(&chunk.value);
-                Ok(Some(chunk))
+                Ok(Step::Chunk(chunk))
             }
+            Ok(Step::NeedsRead) => Ok(Step::NeedsRead),
             Err(e) => {
                 self.close();
                 Err(self.scrubber.scrub_error(e))
@@ -214,27 +243,33 @@ impl ChatStream {
         }
     }
 
-    fn advance(&mut self) -> Result<Option<StreamChunk>> {
+    fn advance(&mut self, may_read: bool) -> Result<Step> {
         if self.event_stream.is_some() {
-            return self.advance_event_stream();
+            return self.advance_event_stream(may_read);
         }
         if let Source::Buffered(_) = self.source {
-            return self.read_buffered();
+            if !may_read {
+                return Ok(Step::NeedsRead);
+            }
+            return Ok(self.read_buffered()?.map_or(Step::End, Step::Chunk));
         }
         loop {
             if let Some(event) = self.queue.pop_front() {
                 if let Some(chunk) = self.interpret(event)? {
-                    return Ok(Some(chunk));
+                    return Ok(Step::Chunk(chunk));
                 }
                 if self.done {
                     self.finish_body();
-                    return Ok(None);
+                    return Ok(Step::End);
                 }
                 continue;
             }
             let Source::Sse(reader) = &mut self.source else {
-                return Ok(None);
+                return Ok(Step::End);
             };
+            if !may_read {
+                return Ok(Step::NeedsRead);
+            }
             let read = reader.read(&mut self.buf);
             if self.cancel.is_set() {
                 return Err(cancelled_error("stream"));
@@ -255,7 +290,7 @@ impl ChatStream {
                     None => self.saw_finish,
                 };
                 if finished {
-                    return Ok(None);
+                    return Ok(Step::End);
                 }
                 return Err(Error::protocol(format!(
                     "stream truncated after {} events: the body ended before [DONE] and before any finish_reason",
@@ -267,10 +302,10 @@ impl ChatStream {
     }
 
     /// [`ChatStream::advance`] for event-stream framing: frames in, translated chunks out.
-    fn advance_event_stream(&mut self) -> Result<Option<StreamChunk>> {
+    fn advance_event_stream(&mut self, may_read: bool) -> Result<Step> {
         loop {
             let Some(es) = self.event_stream.as_mut() else {
-                return Ok(None);
+                return Ok(Step::End);
             };
             if let Some(frame) = es.frames.pop_front() {
                 let chunks = es.translator.on_frame(&frame)?;
@@ -283,17 +318,20 @@ impl ChatStream {
                         value,
                     }));
                 if let Some(chunk) = self.pending.pop_front() {
-                    return Ok(Some(chunk));
+                    return Ok(Step::Chunk(chunk));
                 }
                 if self.done {
                     self.finish_body();
-                    return Ok(None);
+                    return Ok(Step::End);
                 }
                 continue;
             }
             let Source::Sse(reader) = &mut self.source else {
-                return Ok(None);
+                return Ok(Step::End);
             };
+            if !may_read {
+                return Ok(Step::NeedsRead);
+            }
             let read = reader.read(&mut self.buf);
             if self.cancel.is_set() {
                 return Err(cancelled_error("stream"));
@@ -305,7 +343,7 @@ impl ChatStream {
                 self.done = true;
                 self.source = Source::Closed;
                 if es.translator.stopped() && !es.decoder.has_partial() {
-                    return Ok(None);
+                    return Ok(Step::End);
                 }
                 return Err(Error::protocol(format!(
                     "stream truncated after {} event-stream frames: the body ended before messageStop",
@@ -344,6 +382,13 @@ impl ChatStream {
 
     /// An event of a translated protocol: its chunks go to `pending`, the first is returned.
     fn translate(&mut self, event: SseEvent) -> Result<Option<StreamChunk>> {
+        if let Some((text, value)) = self
+            .translator
+            .as_ref()
+            .and_then(|t| t.text_delta(event.event.as_deref(), &event.data))
+        {
+            return Ok(Some(StreamChunk { text, value }));
+        }
         let value: Value = serde_json::from_str(&event.data).map_err(|e| {
             Error::protocol(format!(
                 "stream event {} from {} is not valid JSON: {e}",
@@ -439,7 +484,6 @@ fn has_finish_reason(value: &Value) -> bool {
         })
 }
 
-/// A typed error from an error frame, classified like the HTTP status it names, if any.
 /// The state of a Bedrock event-stream answer.
 #[derive(Debug)]
 struct EventStream {
@@ -453,6 +497,7 @@ pub(crate) fn error_of(value: &Value, url: &str) -> Error {
     stream_error(value, url)
 }
 
+/// A typed error from an error frame, classified like the HTTP status it names, if any.
 fn stream_error(value: &Value, url: &str) -> Error {
     let parsed = parse_error_value(value);
     let inner = value.get("error").unwrap_or(value);

@@ -141,3 +141,114 @@ fn a_silent_server_times_out_in_the_response_phase() {
     assert_eq!(outcome(&c, "", true), Err(ErrorCode::Timeout));
     assert!(started.elapsed() < Duration::from_secs(6));
 }
+
+/// Reads a stream as the bindings do: one blocking `next_chunk`, then every chunk that is
+/// ready without a read; returns the texts (and the error code that ended it, if any) and how
+/// many chunks came from `next_chunk_ready`.
+fn read_in_batches(c: &Client, spec: &str) -> (Vec<String>, Option<ErrorCode>, usize) {
+    let options =
+        RequestOptions::from_value(&json!({ "headers": { "x-mock-fault": spec } })).unwrap();
+    let req = json!({ "messages": [{ "role": "user", "content": "fault" }] });
+    let mut s = match c.chat_stream(req, &options) {
+        Ok(s) => s,
+        Err(e) => return (Vec::new(), Some(e.code), 0),
+    };
+    let (mut texts, mut from_ready) = (Vec::new(), 0);
+    loop {
+        match s.next_chunk() {
+            Ok(Some(chunk)) => texts.push(chunk.text),
+            Ok(None) => return (texts, None, from_ready),
+            Err(e) => return (texts, Some(e.code), from_ready),
+        }
+        while let Some(next) = s.next_chunk_ready() {
+            match next {
+                Ok(Some(chunk)) => {
+                    texts.push(chunk.text);
+                    from_ready += 1;
+                }
+                Ok(None) => return (texts, None, from_ready),
+                Err(e) => return (texts, Some(e.code), from_ready),
+            }
+        }
+    }
+}
+
+#[test]
+fn chunks_ready_without_a_read_are_the_same_chunks_in_the_same_order() {
+    let m = MockGateway::start(MockConfig {
+        api_keys: vec![KEY.to_string()],
+        ..MockConfig::default()
+    })
+    .unwrap();
+    let c = client(&m.base_url("0123456789abcdef0123456789abcdef", "faults"));
+    for spec in [
+        "chunks=40",
+        "chunks=40;split_bytes",
+        "chunks=12;truncate_after=5",
+        "chunks=6;sse_error_frame",
+        "chunks=30;comments;crlf",
+    ] {
+        let (plain, plain_end) = {
+            let options =
+                RequestOptions::from_value(&json!({ "headers": { "x-mock-fault": spec } }))
+                    .unwrap();
+            let req = json!({ "messages": [{ "role": "user", "content": "fault" }] });
+            let mut s = c.chat_stream(req, &options).unwrap();
+            let mut texts = Vec::new();
+            let end = loop {
+                match s.next_chunk() {
+                    Ok(Some(chunk)) => texts.push(chunk.text),
+                    Ok(None) => break None,
+                    Err(e) => break Some(e.code),
+                }
+            };
+            (texts, end)
+        };
+        let (batched, batched_end, _) = read_in_batches(&c, spec);
+        // Equal but for the per-response id.
+        let unnamed = |texts: &[String]| -> Vec<String> {
+            let id = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap()["id"].clone();
+            texts
+                .iter()
+                .map(|t| t.replace(id(t).as_str().unwrap_or("-"), "ID"))
+                .collect()
+        };
+        assert_eq!(unnamed(&batched), unnamed(&plain), "{spec}");
+        assert_eq!(batched_end, plain_end, "{spec}");
+        assert!(!plain.is_empty(), "{spec}");
+    }
+    // 40 small chunks written at once arrive in a few reads: most come without a read.
+    let (texts, end, from_ready) = read_in_batches(&c, "chunks=40");
+    assert_eq!(
+        (texts.len(), end),
+        (41, None),
+        "40 deltas and the usage chunk"
+    );
+    assert!(from_ready > 0, "no chunk was ready after a read");
+}
+
+#[test]
+fn a_stalled_stream_has_nothing_ready() {
+    let m = MockGateway::start(MockConfig {
+        api_keys: vec![KEY.to_string()],
+        ..MockConfig::default()
+    })
+    .unwrap();
+    let c = client(&m.base_url("0123456789abcdef0123456789abcdef", "faults"));
+    let options = RequestOptions::from_value(
+        &json!({ "headers": { "x-mock-fault": "chunks=5;stall_after=1;stall_ms=900" } }),
+    )
+    .unwrap();
+    let req = json!({ "messages": [{ "role": "user", "content": "fault" }] });
+    let mut s = c.chat_stream(req, &options).unwrap();
+    assert!(s.next_chunk().unwrap().is_some());
+    assert!(
+        s.next_chunk_ready().is_none(),
+        "the mock is stalling: nothing can be ready"
+    );
+    s.close();
+    assert!(
+        matches!(s.next_chunk_ready(), Some(Ok(None))),
+        "a closed stream is at its end"
+    );
+}

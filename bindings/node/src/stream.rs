@@ -1,6 +1,7 @@
 //! A streaming chat for `for await`: the stream opens on the pool as soon as it is created, but
-//! reads only on demand — one pool job per `wait()`, reading the one chunk JavaScript awaits.
-//! A read may block for as long as the upstream stalls, so reading ahead would let streams
+//! reads only on demand — one pool job per `wait()`, which reads until one chunk is decoded and
+//! hands over, as one batch, that chunk and every other chunk the same reads already brought
+//! (no further read: [`ChatStream::next_chunk_ready`]). A read may block for as long as the upstream stalls, so reading ahead would let streams
 //! nobody consumes (never iterated, abandoned after a `next()`) hold pool threads and starve
 //! every other call. `close()` (what `break` calls), `cancel()` (what an `AbortSignal` calls)
 //! and garbage collection drop the connection as soon as no read is in progress, else right
@@ -146,7 +147,46 @@ fn open_then_read(
     }
 }
 
-/// Reads the chunk `wait()`'s promise awaits; without a waiter, gives the stream back unread.
+/// At most this many chunks (and about this many bytes) go to JavaScript in one batch.
+const BATCH_CHUNKS: usize = 256;
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// What follows a batch of chunks.
+enum After {
+    /// The stream goes on.
+    More,
+    /// The stream ended properly right after the batch.
+    Ended,
+    /// The stream failed right after the batch.
+    Failed(Error),
+}
+
+/// A batch as JavaScript parses it: the chunks' JSON texts as one JSON array.
+struct Batch {
+    text: String,
+    chunks: usize,
+}
+
+impl Batch {
+    fn push(&mut self, chunk: &str) {
+        self.text.push(if self.chunks == 0 { '[' } else { ',' });
+        self.text.push_str(chunk);
+        self.chunks += 1;
+    }
+
+    fn full(&self) -> bool {
+        self.chunks >= BATCH_CHUNKS || self.text.len() >= BATCH_BYTES
+    }
+
+    fn finish(mut self) -> String {
+        self.text.push(']');
+        self.text
+    }
+}
+
+/// Reads what `wait()`'s promise awaits: one chunk, read from the network if need be, then the
+/// chunks already received; without a waiter, gives the stream back unread. The end or an
+/// error met after the first chunk is kept for the next `wait()`.
 fn read_next(shared: &Shared) {
     let mut state = shared.lock();
     let stream = if state.waiter.is_some() {
@@ -159,7 +199,26 @@ fn read_next(shared: &Shared) {
         return;
     };
     drop(state);
-    let next = promise::guard(|| stream.next_chunk());
+    let mut batch = Batch {
+        text: String::new(),
+        chunks: 0,
+    };
+    let next = promise::guard(|| {
+        let Some(first) = stream.next_chunk()? else {
+            return Ok(None);
+        };
+        batch.push(&first.text);
+        while !batch.full() {
+            match stream.next_chunk_ready() {
+                Some(Ok(Some(chunk))) => batch.push(&chunk.text),
+                // The end or the error waits for the next `wait()`; the chunks go now.
+                Some(Ok(None)) => return Ok(Some(After::Ended)),
+                Some(Err(e)) => return Ok(Some(After::Failed(e))),
+                None => break,
+            }
+        }
+        Ok(Some(After::More))
+    });
     let mut state = shared.lock();
     state.reading = false;
     if state.end.is_some() {
@@ -168,21 +227,32 @@ fn read_next(shared: &Shared) {
         drop(stream);
         return;
     }
-    match next {
-        Ok(Some(chunk)) => {
-            state.stream = Some(stream);
-            if let Some(waiter) = state.waiter.take() {
-                waiter.settle(Ok(chunk.text));
-            }
-        }
+    let after = match next {
+        Ok(Some(after)) => after,
         Ok(None) => {
             // The final metadata carries `usage` and `cost`.
             state.meta = Some(stream.meta().to_string());
             state.end = Some(End::Finished);
+            state.settle_waiter_with_end();
+            return;
         }
-        Err(e) => state.end = Some(End::Failed(e)),
+        Err(e) => {
+            state.end = Some(End::Failed(e));
+            state.settle_waiter_with_end();
+            return;
+        }
+    };
+    match after {
+        After::More => state.stream = Some(stream),
+        After::Ended => {
+            state.meta = Some(stream.meta().to_string());
+            state.end = Some(End::Finished);
+        }
+        After::Failed(e) => state.end = Some(End::Failed(e)),
     }
-    state.settle_waiter_with_end();
+    if let Some(waiter) = state.waiter.take() {
+        waiter.settle(Ok(batch.finish()));
+    }
 }
 
 /// The native half of `ChatStream`: `index.js` drives it with `wait()`.
@@ -267,8 +337,9 @@ impl NativeStream {
         Ok(promise)
     }
 
-    /// The next chunk's JSON text, `""` at the end; rejects with the error that ended the
-    /// stream, once. Only this call makes the stream read: nothing is read ahead.
+    /// The next chunks as the JSON text of an array (one or more chunks: all that arrived
+    /// together), `""` at the end; rejects with the error that ended the stream, once. Only
+    /// this call makes the stream read: nothing is read ahead.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn wait<'e>(&self, env: &'e Env) -> napi::Result<Object<'e>> {
         let (pending, promise) = Pending::new(env)?;

@@ -220,3 +220,52 @@ test('200 abandoned streams on a stalled upstream leave the pool free', async (t
   assert.ok(waited < 1000, `the unrelated chat() waited ${waited.toFixed(0)} ms`);
   assert.equal(answer.choices[0].message.content, 'echo: unrelated');
 });
+
+/** The addon index.js loaded (a source checkout: the local build next to it). */
+function nativeAddon() {
+  const { platform, arch } = process;
+  return require(require('node:path').join(__dirname, '..', `aigw.${platform}-${arch}-gnu.node`));
+}
+
+test('chunks that arrive together cross from native code in one batch, in order', async (t) => {
+  if (process.platform !== 'linux') return t.skip('the local build is looked up by its Linux name');
+  const proto = nativeAddon().NativeStream.prototype;
+  const wait = proto.wait;
+  let waits = 0;
+  proto.wait = function countedWait() {
+    waits += 1;
+    return wait.call(this);
+  };
+  try {
+    const client = new aigw.Client(mock.profile());
+    const chunks = await collect(client.chatStream(hello(), fault('chunks=400;content_len=400')));
+    assert.equal(chunks.length, 401, '400 pieces and the usage chunk');
+    assert.equal(text(chunks), [...'héllo wörld 🦀 中文 '.repeat(40)].slice(0, 400).join(''));
+    // 400 small events written back to back come in a handful of reads, not 400 round trips.
+    assert.ok(waits < 100, `${waits} native waits for 401 chunks`);
+    assert.deepEqual(chunks.map((c) => c.choices[0]?.index ?? 'usage').filter((i) => i !== 0), ['usage']);
+  } finally {
+    proto.wait = wait;
+  }
+});
+
+test('close(), cancel() and an abort drop the chunks received but not handed out', async () => {
+  const client = new aigw.Client(mock.profile());
+  const closed = client.chatStream(hello(), fault('chunks=300'));
+  assert.equal((await closed.next()).done, false);
+  closed.close();
+  assert.deepEqual(await closed.next(), { value: undefined, done: true });
+
+  const cancelled = client.chatStream(hello(), fault('chunks=300'));
+  assert.equal((await cancelled.next()).done, false);
+  cancelled.cancel();
+  const err = await caught(() => cancelled.next());
+  assert.equal(err.code, 'CANCELLED');
+
+  const controller = new AbortController();
+  const withSignal = client.chatStream(hello(), { ...fault('chunks=300'), signal: controller.signal });
+  assert.equal((await withSignal.next()).done, false);
+  controller.abort();
+  const abortErr = await caught(() => withSignal.next());
+  assert.equal(abortErr.name, 'AbortError');
+});

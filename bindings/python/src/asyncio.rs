@@ -156,12 +156,21 @@ pub(crate) fn start_plain(
     })
 }
 
+/// At most this many chunks go to the loop in one batch.
+const BATCH_CHUNKS: usize = 256;
+
 /// An open stream of `AsyncClient.chat_stream`: reads run on the pool, one at a time.
 #[pyclass(frozen, module = "aigw._aigw", name = "StreamHandle")]
 pub struct StreamHandle {
-    stream: Arc<Mutex<Option<ChatStream>>>,
+    reader: Arc<Mutex<Reader>>,
     cancel: CancelToken,
     meta: Arc<Mutex<Value>>,
+}
+
+/// The stream, while open, and the error that ended it after a batch was handed over.
+struct Reader {
+    stream: Option<ChatStream>,
+    failed: Option<aigw_core::Error>,
 }
 
 impl StreamHandle {
@@ -169,9 +178,56 @@ impl StreamHandle {
         StreamHandle {
             cancel: stream.cancel_handle(),
             meta: Arc::new(Mutex::new(stream.meta().clone())),
-            stream: Arc::new(Mutex::new(Some(stream))),
+            reader: Arc::new(Mutex::new(Reader {
+                stream: Some(stream),
+                failed: None,
+            })),
         }
     }
+}
+
+/// Reads one chunk (from the network if need be) and every chunk already received after it;
+/// the end or an error met after the first chunk is kept for the next read.
+fn read_batch(reader: &Mutex<Reader>, meta: &Mutex<Value>) -> aigw_core::Result<Outcome> {
+    let mut reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(e) = reader.failed.take() {
+        return Err(e);
+    }
+    let Some(open) = reader.stream.as_mut() else {
+        return Ok(Outcome::End);
+    };
+    let mut batch = Vec::new();
+    let mut next = open.next_chunk();
+    loop {
+        match next {
+            Ok(Some(chunk)) => batch.push(chunk.value),
+            Ok(None) => {
+                *meta.lock().unwrap_or_else(PoisonError::into_inner) = open.meta().clone();
+                reader.stream = None;
+                break;
+            }
+            Err(e) => {
+                reader.stream = None;
+                if batch.is_empty() {
+                    return Err(e);
+                }
+                reader.failed = Some(e);
+                break;
+            }
+        }
+        if batch.len() >= BATCH_CHUNKS {
+            break;
+        }
+        match open.next_chunk_ready() {
+            Some(ready) => next = ready,
+            None => break,
+        }
+    }
+    Ok(if batch.is_empty() {
+        Outcome::End
+    } else {
+        Outcome::Value(Value::Array(batch))
+    })
 }
 
 #[pymethods]
@@ -187,26 +243,12 @@ impl StreamHandle {
         conversion::to_py(py, &meta)
     }
 
-    /// Reads the next chunk into `future`: a dict, or `None` at the end.
+    /// Reads the next chunks into `future`: a list of one or more dicts (every chunk that
+    /// arrived together), or `None` at the end.
     fn next(&self, event_loop: Py<PyAny>, future: Py<PyAny>) -> CancelHandle {
-        let (stream, meta) = (self.stream.clone(), self.meta.clone());
+        let (reader, meta) = (self.reader.clone(), self.meta.clone());
         submit(event_loop, future, self.cancel.clone(), move |_| {
-            let mut slot = stream.lock().unwrap_or_else(PoisonError::into_inner);
-            let Some(open) = slot.as_mut() else {
-                return Ok(Outcome::End);
-            };
-            match open.next_chunk() {
-                Ok(Some(chunk)) => Ok(Outcome::Value(chunk.value)),
-                Ok(None) => {
-                    *meta.lock().unwrap_or_else(PoisonError::into_inner) = open.meta().clone();
-                    *slot = None;
-                    Ok(Outcome::End)
-                }
-                Err(e) => {
-                    *slot = None;
-                    Err(e)
-                }
-            }
+            read_batch(&reader, &meta)
         })
     }
 
@@ -218,9 +260,9 @@ impl StreamHandle {
     /// Closes the stream: an unfinished connection is dropped (a read in progress is
     /// cancelled instead).
     fn close(&self) {
-        match self.stream.try_lock() {
-            Ok(mut slot) => drop(slot.take()),
-            Err(std::sync::TryLockError::Poisoned(p)) => drop(p.into_inner().take()),
+        match self.reader.try_lock() {
+            Ok(mut reader) => drop(reader.stream.take()),
+            Err(std::sync::TryLockError::Poisoned(p)) => drop(p.into_inner().stream.take()),
             Err(std::sync::TryLockError::WouldBlock) => self.cancel.cancel(),
         }
     }

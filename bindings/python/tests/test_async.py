@@ -81,6 +81,55 @@ def test_streams_are_async_iterators_and_context_managers(mock: MockGateway) -> 
     asyncio.run(main())
 
 
+def test_chunks_that_arrive_together_come_in_one_hop(mock: MockGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """400 small events written back to back: the same chunks, in order, as the sync client
+    reads, in far fewer hops to the loop than chunks; an error after a batch still surfaces."""
+    client = async_client(mock)
+    hops = 0
+    original = aigw._async._await
+
+    async def counted(start: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal hops
+        hops += 1
+        return await original(start, *args, **kwargs)
+
+    monkeypatch.setattr(aigw._async, "_await", counted)
+    spec = fault("chunks=400;content_len=400")
+
+    async def main() -> None:
+        chunks = [chunk async for chunk in client.chat_stream(user("x"), extra_headers=spec)]
+        sync = list(aigw.Client(**{"kind": "cloudflare", "base_url": mock.base_url(), "api_key": API_KEY,
+                                   "model": MODEL}).chat_stream(user("x"), extra_headers=spec))
+        assert len(chunks) == len(sync) == 401
+        assert stream_text(chunks) == stream_text(sync)
+        assert hops < 100, f"{hops} hops for 401 chunks"
+        seen = []
+        with pytest.raises(aigw.ProtocolError):
+            async for chunk in client.chat_stream(user("x"), extra_headers=fault("chunks=300;truncate_after=150")):
+                seen.append(chunk)
+        assert 0 < len(seen) < 300
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_cancel_and_aclose_drop_chunks_received_but_not_handed_out(mock: MockGateway) -> None:
+    client = async_client(mock)
+
+    async def main() -> None:
+        stream = client.chat_stream(user("x"), extra_headers=fault("chunks=300"))
+        await stream.__anext__()
+        stream.cancel()
+        with pytest.raises(aigw.CancelledError):
+            await stream.__anext__()
+        closed = client.chat_stream(user("x"), extra_headers=fault("chunks=300"))
+        await closed.__anext__()
+        await closed.aclose()
+        with pytest.raises(StopAsyncIteration):
+            await closed.__anext__()
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+
+
 def test_the_loop_keeps_running_while_a_call_waits(mock: MockGateway) -> None:
     client = async_client(mock)
 

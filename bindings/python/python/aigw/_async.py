@@ -106,6 +106,9 @@ class AsyncChatStream:
         self._handle: Any = None
         self._cancelled = False
         self._closed = False
+        # Chunks that arrived together with the last one handed out, and where the next is.
+        self._batch: list[dict[str, Any]] = []
+        self._taken = 0
 
     @property
     def meta(self) -> dict[str, Any] | None:
@@ -130,20 +133,28 @@ class AsyncChatStream:
     async def __anext__(self) -> dict[str, Any]:
         if self._closed:
             raise StopAsyncIteration
+        if self._taken < len(self._batch):
+            # Received with the chunk before: no thread hop, no loop wake-up.
+            chunk = self._batch[self._taken]
+            self._taken += 1
+            return chunk
         await self._open()
-        chunk: dict[str, Any] | None = await _await(self._handle.next)
-        if chunk is None:
+        batch: list[dict[str, Any]] | None = await _await(self._handle.next)
+        if batch is None:
             raise StopAsyncIteration
-        return chunk
+        self._batch, self._taken = batch, 1
+        return batch[0]
 
     def cancel(self) -> None:
         """Cancels the stream: the pending or next read raises `aigw.CancelledError`."""
         self._cancelled = True
+        self._batch, self._taken = [], 0
         if self._handle is not None:
             self._handle.cancel()
 
     async def aclose(self) -> None:
         """Closes the stream; an unfinished connection is dropped. Safe to call twice."""
         self._closed = True
+        self._batch, self._taken = [], 0
         if self._handle is not None:
             self._handle.close()
