@@ -4,6 +4,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Request bodies above this are refused with 413 (docs/contract.md §11 keeps the mock bounded).
@@ -17,8 +18,36 @@ const MAX_CHUNK_LINE: u64 = 4096;
 /// One connection: a buffered reader (it may hold the start of a pipelined next request, so it
 /// lives as long as the connection) and an unbuffered writer so every write reaches the socket.
 pub(crate) struct Conn {
-    pub reader: BufReader<TcpStream>,
-    pub writer: TcpStream,
+    pub reader: BufReader<Wire>,
+    pub writer: Wire,
+}
+
+/// A connection's socket, shared by its reader, its writer and the registry that shuts it down
+/// at stop: one descriptor per connection (clones would take three, and load tests hold
+/// thousands of connections against a fixed open-files limit).
+#[derive(Clone)]
+pub(crate) struct Wire(pub Arc<TcpStream>);
+
+impl std::ops::Deref for Wire {
+    type Target = TcpStream;
+    fn deref(&self) -> &TcpStream {
+        &self.0
+    }
+}
+
+impl Read for Wire {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        (&*self.0).flush()
+    }
 }
 
 pub(crate) struct Request {

@@ -139,6 +139,7 @@ impl MockGateway {
     /// Binds `127.0.0.1:0` and starts serving on background threads.
     pub fn start(config: MockConfig) -> std::io::Result<MockGateway> {
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+        widen_backlog(&listener);
         let port = listener.local_addr()?.port();
         let lifetime = config.lifetime;
         let state = Arc::new(State::new(config, port));
@@ -291,7 +292,7 @@ pub(crate) struct State {
     pub next_request_number: AtomicU64,
     stopping: AtomicBool,
     /// Clones of open connections, so stopping can shut them down and unblock their threads.
-    live: Mutex<HashMap<u64, TcpStream>>,
+    live: Mutex<HashMap<u64, Arc<TcpStream>>>,
 }
 
 impl State {
@@ -338,12 +339,28 @@ impl State {
     }
 }
 
+/// Handshakes the kernel may queue before `accept`: std listens with 128, and a thousand clients
+/// connecting at once overflow that and lose handshakes to a 1 s SYN retransmit. The kernel caps
+/// it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: i32 = 8192;
+
+#[cfg(unix)]
+fn widen_backlog(listener: &TcpListener) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is `listener`'s, open for the whole call; listen(2) on a socket
+    // that listens already only changes its backlog, and a failure leaves std's 128 in place.
+    unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) };
+}
+
+#[cfg(not(unix))]
+fn widen_backlog(_listener: &TcpListener) {}
+
 fn accept_loop(state: &Arc<State>, listener: &TcpListener) {
     let mut next_connection_id: u64 = 0;
     // Ends when `stop` sets the flag; each pass handles one accept result.
     while !state.is_stopping() {
         let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
+            Ok((stream, _)) => Arc::new(stream),
             Err(_) => {
                 // e.g. out of file descriptors: back off instead of spinning.
                 thread::sleep(Duration::from_millis(10));
@@ -358,9 +375,7 @@ fn accept_loop(state: &Arc<State>, listener: &TcpListener) {
             if state.is_stopping() {
                 break;
             }
-            if let Ok(clone) = stream.try_clone() {
-                live.insert(id, clone);
-            }
+            live.insert(id, Arc::clone(&stream));
             state
                 .connections_peak
                 .fetch_max(live.len(), Ordering::SeqCst);
@@ -383,15 +398,12 @@ fn accept_loop(state: &Arc<State>, listener: &TcpListener) {
     }
 }
 
-fn serve_connection(state: &State, stream: TcpStream) {
+fn serve_connection(state: &State, stream: Arc<TcpStream>) {
     // Streams are written event by event; Nagle would glue the events together.
     let _ = stream.set_nodelay(true);
-    let Ok(writer) = stream.try_clone() else {
-        return;
-    };
     let mut conn = http::Conn {
-        reader: BufReader::new(stream),
-        writer,
+        reader: BufReader::new(http::Wire(Arc::clone(&stream))),
+        writer: http::Wire(stream),
     };
     // One request per pass; ends when the peer closes, a fault or error closes, or we stop.
     while !state.is_stopping() {

@@ -3,14 +3,13 @@
 //! endpoints share. Bodies and codes mirror Cloudflare AI Gateway's (docs/contract.md §11).
 
 use std::io::{self, Write};
-use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
 use crate::fault::{Faults, Route};
-use crate::http::{self, Request};
+use crate::http::{self, Request, Wire};
 use crate::{lock, RecordedRequest, State};
 
 /// What the connection loop does after a response.
@@ -50,7 +49,7 @@ const HUGE_PIECE: usize = 64 * 1024;
 
 /// The response to one request: the socket plus the headers every answer carries.
 pub(crate) struct Reply<'a> {
-    pub w: &'a mut TcpStream,
+    pub w: &'a mut Wire,
     keep_alive: bool,
     headers: Vec<(String, String)>,
 }
@@ -101,7 +100,7 @@ impl Reply<'_> {
 }
 
 /// Answers a request the HTTP layer could not accept, then closes.
-pub(crate) fn reject(w: &mut TcpStream, status: u16, message: &str) -> Next {
+pub(crate) fn reject(w: &mut Wire, status: u16, message: &str) -> Next {
     let mut reply = Reply {
         w,
         keep_alive: false,
@@ -114,7 +113,7 @@ pub(crate) fn reject(w: &mut TcpStream, status: u16, message: &str) -> Next {
     Next::Close
 }
 
-pub(crate) fn handle(state: &State, w: &mut TcpStream, req: Request) -> Next {
+pub(crate) fn handle(state: &State, w: &mut Wire, req: Request) -> Next {
     if let Some(control) = req.path().strip_prefix("/__mock/") {
         let mut reply = Reply {
             w,

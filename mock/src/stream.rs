@@ -3,13 +3,12 @@
 //! resets, truncation, odd framing, bytes split across writes) applied on the way.
 
 use std::io;
-use std::net::TcpStream;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::fault::Faults;
-use crate::http;
+use crate::http::{self, Wire};
 use crate::routes::{with_raw_bytes, Answer, Next, Reply, PLACEHOLDER};
 
 /// Chunks per stream when no `chunks=<n>` fault says otherwise (or fewer for short answers).
@@ -212,7 +211,7 @@ fn split_chars(text: &str, count: usize) -> Vec<String> {
 
 /// Writes events as HTTP chunks, one write and flush each (or several, for the split faults).
 struct EventWriter<'a> {
-    w: &'a mut TcpStream,
+    w: &'a mut Wire,
     split_bytes: bool,
     utf8_split: bool,
     bom_pending: bool,

@@ -402,3 +402,35 @@ fn wait_for(condition: impl Fn() -> bool) {
     }
     panic!("condition not reached within 5 s");
 }
+
+/// Open descriptors of this process (Linux), or `None` where /proc is absent.
+fn open_descriptors() -> Option<usize> {
+    std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count())
+}
+
+#[test]
+fn each_connection_holds_one_descriptor_in_the_mock() {
+    let Some(before) = open_descriptors() else {
+        return;
+    };
+    let mock = MockGateway::start(MockConfig::default()).unwrap();
+    const N: usize = 200;
+    let clients: Vec<std::net::TcpStream> = (0..N)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", mock.port())).unwrap())
+        .collect();
+    // Every connection accepted (a count, bounded in time).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while mock.connections_peak() < N && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(mock.connections_peak(), N);
+    let during = open_descriptors().unwrap();
+    // N client sockets + N accepted ones (+ the listener and a few for threads); a reader and
+    // a writer clone per connection would add 2 N more.
+    assert!(
+        during - before <= 2 * N + 16,
+        "{} descriptors for {N} connections",
+        during - before
+    );
+    drop(clients);
+}
