@@ -1,11 +1,15 @@
 //! The native half of `aigw.AsyncClient` (docs/contract.md §13, §17): each call runs on core's
-//! worker pool (`aigw_core::pool`), never on the event loop or its default executor, and its
-//! result reaches the loop through `loop.call_soon_threadsafe`. Every call returns a
-//! [`CancelHandle`]; `aigw/_async.py` cancels it when the awaiting task is cancelled, which
-//! closes the request's connection within 100 ms.
+//! worker pool (`aigw_core::pool`), never on the event loop or its default executor. A finished
+//! call goes into its loop's [`Completions`] queue without touching Python (a worker never takes
+//! the GIL), and the loop settles everything queued in one callback, woken through a socket pair
+//! it watches with `loop.add_reader`. Every call returns a [`CancelHandle`]; `aigw/_async.py`
+//! cancels it when the awaiting task is cancelled, which closes the request's connection within
+//! 100 ms.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use aigw_core::{CancelToken, ChatStream, Client, RequestOptions};
 use pyo3::prelude::*;
@@ -48,45 +52,79 @@ fn settle_fn(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
         .map(|f| f.bind(py))
 }
 
-/// Set by `aigw._async` at interpreter exit: from then on no worker touches Python (a thread
-/// attaching while the interpreter finalizes is killed mid-call, which aborts the process).
-static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
-/// Workers inside `Python::attach` right now.
-static ATTACHED: AtomicUsize = AtomicUsize::new(0);
+/// A finished call: the future to settle and what to settle it with.
+type Finished = (Py<PyAny>, aigw_core::Result<Outcome>);
 
-/// Called at interpreter exit (`atexit`): stops workers from touching Python and waits (at most
-/// two seconds, without the GIL) for those already handing a result over.
-#[pyfunction]
-pub(crate) fn _shutdown(py: Python<'_>) {
-    SHUTTING_DOWN.store(true, Ordering::SeqCst);
-    py.detach(|| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        while ATTACHED.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-    });
+/// The calls of one event loop that finished and wait to be settled on it.
+struct Queue {
+    finished: Mutex<Vec<Finished>>,
+    /// Written (one byte) when the queue stops being empty: the loop's reader wakes up.
+    wake: UnixStream,
+    /// Watched by the loop (`add_reader`); emptied before the queue is.
+    woken: UnixStream,
 }
 
-/// Runs `job` on the pool and settles `future` (of `event_loop`) with its outcome.
-fn submit(
-    event_loop: Py<PyAny>,
-    future: Py<PyAny>,
-    token: CancelToken,
-    job: impl FnOnce(CancelToken) -> aigw_core::Result<Outcome> + Send + 'static,
-) -> CancelHandle {
-    let handle = CancelHandle {
-        token: token.clone(),
-    };
-    aigw_core::pool::spawn(move || {
-        let outcome = aigw_core::error::catch_panic(|| job(token));
-        ATTACHED.fetch_add(1, Ordering::SeqCst);
-        if SHUTTING_DOWN.load(Ordering::SeqCst) {
-            // Nobody can await the result any more; dropping it needs no GIL for Rust values,
-            // and Python objects are not created.
-            ATTACHED.fetch_sub(1, Ordering::SeqCst);
-            return;
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, Vec<Finished>> {
+        self.finished.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Called by a worker. No Python object is touched, so no GIL is taken: a thousand workers
+    /// finishing together do not queue for it, and a worker finishing while the interpreter
+    /// exits cannot be caught inside it.
+    fn push(&self, future: Py<PyAny>, outcome: aigw_core::Result<Outcome>) {
+        let mut finished = self.lock();
+        let was_empty = finished.is_empty();
+        finished.push((future, outcome));
+        drop(finished);
+        if was_empty {
+            // A full socket buffer means a wake-up is pending already.
+            let _ = (&self.wake).write(&[1]);
         }
-        Python::attach(|py| {
+    }
+}
+
+/// One event loop's completion queue (made by `aigw._async` on the loop's first call).
+#[pyclass(frozen, module = "aigw._aigw", name = "Completions")]
+pub struct Completions {
+    queue: Arc<Queue>,
+}
+
+#[pymethods]
+impl Completions {
+    #[new]
+    fn new() -> PyResult<Completions> {
+        let (wake, woken) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        woken.set_nonblocking(true)?;
+        Ok(Completions {
+            queue: Arc::new(Queue {
+                finished: Mutex::new(Vec::new()),
+                wake,
+                woken,
+            }),
+        })
+    }
+
+    /// The descriptor the loop watches for readability.
+    fn fileno(&self) -> i32 {
+        self.queue.woken.as_raw_fd()
+    }
+
+    /// Calls finished and not settled yet.
+    fn pending(&self) -> usize {
+        self.queue.lock().len()
+    }
+
+    /// The loop's reader callback: settles every queued future, in the order the calls
+    /// finished. The wake-up bytes are read first, so a call finishing meanwhile wakes the
+    /// loop again rather than being missed.
+    fn drain(&self, py: Python<'_>) -> PyResult<()> {
+        let mut sink = [0u8; 64];
+        while matches!((&self.queue.woken).read(&mut sink), Ok(n) if n > 0) {}
+        let finished = std::mem::take(&mut *self.queue.lock());
+        let settle = settle_fn(py)?;
+        for (future, outcome) in finished {
             let (ok, value) = match outcome {
                 Ok(Outcome::Value(v)) => match conversion::to_py(py, &v) {
                     Ok(obj) => (true, obj),
@@ -99,12 +137,29 @@ fn submit(
                 Ok(Outcome::End) => (true, py.None().into_bound(py)),
                 Err(e) => (false, to_py_err(py, e).value(py).clone().into_any()),
             };
-            // A closed loop cannot take the result; nobody awaits it any more.
-            let _ = settle_fn(py).and_then(|settle| {
-                event_loop.call_method1(py, "call_soon_threadsafe", (settle, future, ok, value))
-            });
-        });
-        ATTACHED.fetch_sub(1, Ordering::SeqCst);
+            // One future failing to take its result must not strand the others.
+            if let Err(e) = settle.call1((future, ok, value)) {
+                e.write_unraisable(py, None);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `job` on the pool and queues its outcome for `future` on `completions`' loop.
+fn submit(
+    completions: &Completions,
+    future: Py<PyAny>,
+    token: CancelToken,
+    job: impl FnOnce(CancelToken) -> aigw_core::Result<Outcome> + Send + 'static,
+) -> CancelHandle {
+    let handle = CancelHandle {
+        token: token.clone(),
+    };
+    let queue = Arc::clone(&completions.queue);
+    aigw_core::pool::spawn(move || {
+        let outcome = aigw_core::error::catch_panic(|| job(token));
+        queue.push(future, outcome);
     });
     handle
 }
@@ -113,7 +168,7 @@ fn submit(
 pub(crate) fn start(
     client: &Client,
     kind: &str,
-    event_loop: Py<PyAny>,
+    completions: &Completions,
     future: Py<PyAny>,
     body: Value,
     mut options: RequestOptions,
@@ -122,7 +177,7 @@ pub(crate) fn start(
     options.cancel = Some(token.clone());
     let client = client.clone();
     let kind = kind.to_string();
-    submit(event_loop, future, token, move |_| match kind.as_str() {
+    submit(completions, future, token, move |_| match kind.as_str() {
         "embeddings" => client.embeddings(body, &options).map(Outcome::Value),
         "stream" => client
             .chat_stream(body, &options)
@@ -137,12 +192,12 @@ pub(crate) fn start(
 pub(crate) fn start_plain(
     client: &Client,
     kind: &str,
-    event_loop: Py<PyAny>,
+    completions: &Completions,
     future: Py<PyAny>,
 ) -> CancelHandle {
     let client = client.clone();
     let kind = kind.to_string();
-    submit(event_loop, future, CancelToken::new(), move |token| {
+    submit(completions, future, CancelToken::new(), move |token| {
         Ok(Outcome::Value(match kind.as_str() {
             "doctor" => client.doctor(),
             _ => {
@@ -245,9 +300,9 @@ impl StreamHandle {
 
     /// Reads the next chunks into `future`: a list of one or more dicts (every chunk that
     /// arrived together), or `None` at the end.
-    fn next(&self, event_loop: Py<PyAny>, future: Py<PyAny>) -> CancelHandle {
+    fn next(&self, completions: &Completions, future: Py<PyAny>) -> CancelHandle {
         let (reader, meta) = (self.reader.clone(), self.meta.clone());
-        submit(event_loop, future, self.cancel.clone(), move |_| {
+        submit(completions, future, self.cancel.clone(), move |_| {
             read_batch(&reader, &meta)
         })
     }

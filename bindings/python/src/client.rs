@@ -187,14 +187,15 @@ impl Client {
     }
 
     /// `AsyncClient`'s calls: start `kind` (`chat`, `embeddings`, `stream`) on aigw's pool and
-    /// settle `future` on `event_loop`; argument errors raise here, before anything starts.
-    #[pyo3(signature = (kind, event_loop, future, first, *, gateway=None, extra_headers=None, timeout=None, **params))]
+    /// settle `future` through its loop's `completions`; argument errors raise here, before
+    /// anything starts.
+    #[pyo3(signature = (kind, completions, future, first, *, gateway=None, extra_headers=None, timeout=None, **params))]
     #[allow(clippy::too_many_arguments)]
     fn _start<'py>(
         &self,
         py: Python<'py>,
         kind: &str,
-        event_loop: Py<PyAny>,
+        completions: PyRef<'py, crate::asyncio::Completions>,
         future: Py<PyAny>,
         first: &Bound<'py, PyAny>,
         gateway: Option<&Bound<'py, PyAny>>,
@@ -212,7 +213,7 @@ impl Client {
         Ok(crate::asyncio::start(
             &self.inner,
             kind,
-            event_loop,
+            &completions,
             future,
             body,
             options,
@@ -223,10 +224,10 @@ impl Client {
     fn _start_plain(
         &self,
         kind: &str,
-        event_loop: Py<PyAny>,
+        completions: PyRef<'_, crate::asyncio::Completions>,
         future: Py<PyAny>,
     ) -> crate::asyncio::CancelHandle {
-        crate::asyncio::start_plain(&self.inner, kind, event_loop, future)
+        crate::asyncio::start_plain(&self.inner, kind, &completions, future)
     }
 
     fn __repr__(&self) -> String {

@@ -82,7 +82,7 @@ fn _aigw(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::ChatStream>()?;
     m.add_class::<asyncio::CancelHandle>()?;
     m.add_class::<asyncio::StreamHandle>()?;
-    m.add_function(wrap_pyfunction!(asyncio::_shutdown, m)?)?;
+    m.add_class::<asyncio::Completions>()?;
     m.add_function(wrap_pyfunction!(registry::providers, m)?)?;
     m.add_function(wrap_pyfunction!(registry::resolve_kind, m)?)?;
     Ok(())

@@ -130,6 +130,38 @@ def test_cancel_and_aclose_drop_chunks_received_but_not_handed_out(mock: MockGat
     asyncio.run(asyncio.wait_for(main(), 30))
 
 
+def test_calls_that_finish_together_are_settled_in_one_loop_callback(mock: MockGateway) -> None:
+    """Workers queue finished calls without the GIL; one reader callback settles them all."""
+    client = async_client(mock)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        queue = aigw._async._completions(loop)
+        drains = 0
+        original = queue.drain
+
+        def counted() -> None:
+            nonlocal drains
+            drains += 1
+            original()
+
+        loop.remove_reader(queue.fileno())
+        loop.add_reader(queue.fileno(), counted)
+        tasks = [asyncio.create_task(client.chat(user(f"n{i}"))) for i in range(50)]
+        await asyncio.sleep(0)  # the tasks start their calls
+        # Block the loop (synchronously) until every call finished and waits in the queue.
+        deadline = time.monotonic() + 20
+        while queue.pending() < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert queue.pending() == 50
+        answers = await asyncio.gather(*tasks)
+        assert [a["choices"][0]["message"]["content"] for a in answers] == [f"echo: n{i}" for i in range(50)]
+        assert drains == 1
+        assert queue.pending() == 0
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+
+
 def test_the_loop_keeps_running_while_a_call_waits(mock: MockGateway) -> None:
     client = async_client(mock)
 

@@ -9,16 +9,13 @@ __all__ = [
     "CancelHandle",
     "ChatStream",
     "Client",
+    "Completions",
     "StreamHandle",
     "__version__",
-    "_shutdown",
     "providers",
     "resolve_kind",
 ]
 __version__: str
-
-def _shutdown() -> None:
-    """Stops aigw's workers from touching Python (registered with atexit by `aigw._async`)."""
 
 def providers() -> list[dict[str, Any]]:
     """Every built-in provider kind (docs/contract.md §2), as dicts."""
@@ -33,12 +30,22 @@ class CancelHandle:
     def cancel(self) -> None: ...
 
 @final
+class Completions:
+    """One event loop's queue of finished `AsyncClient` calls (used by `aigw._async`): the loop
+    watches `fileno()` and calls `drain()`, which settles every queued future."""
+
+    def __init__(self) -> None: ...
+    def fileno(self) -> int: ...
+    def pending(self) -> int: ...
+    def drain(self) -> None: ...
+
+@final
 class StreamHandle:
     """An open `AsyncClient` stream; reads run on aigw's worker pool (used by `aigw._async`)."""
 
     @property
     def meta(self) -> dict[str, Any]: ...
-    def next(self, event_loop: Any, future: Any) -> CancelHandle:
+    def next(self, completions: Completions, future: Any) -> CancelHandle:
         """Settles `future` with the next chunks (a list: every chunk that arrived together), or
         `None` at the end."""
     def cancel(self) -> None: ...
@@ -81,7 +88,7 @@ class Client:
     def _start(
         self,
         kind: str,
-        event_loop: Any,
+        completions: Completions,
         future: Any,
         first: Any,
         *,
@@ -90,7 +97,7 @@ class Client:
         timeout: float | None = None,
         **params: Any,
     ) -> CancelHandle: ...
-    def _start_plain(self, kind: str, event_loop: Any, future: Any) -> CancelHandle: ...
+    def _start_plain(self, kind: str, completions: Completions, future: Any) -> CancelHandle: ...
     def list_models(self) -> list[dict[str, Any]]: ...
     def describe(self) -> dict[str, Any]: ...
     def doctor(self) -> dict[str, Any]: ...

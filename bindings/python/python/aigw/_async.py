@@ -1,8 +1,10 @@
 """`aigw.AsyncClient`: the same calls as `aigw.Client`, awaitable (docs/contract.md §13).
 
 Each call runs on aigw's own worker threads (core's pool, which grows with the calls in flight),
-never on the event loop or its default executor; the result comes back through
-`loop.call_soon_threadsafe`. Cancelling the awaiting task (`task.cancel()`, `asyncio.timeout`,
+never on the event loop or its default executor. Finished calls wait in the loop's completion
+queue (`Completions`, one per loop): the worker wakes the loop through a socket the loop watches
+(`loop.add_reader`) without taking the GIL, and one callback on the loop settles every call that
+finished meanwhile; streams hand over every chunk that arrived together. Cancelling the awaiting task (`task.cancel()`, `asyncio.timeout`,
 `asyncio.wait_for`) cancels the HTTP request itself: its connection is closed within 100 ms, no
 retry starts after it, and the task sees `asyncio.CancelledError`.
 """
@@ -10,15 +12,30 @@ retry starts after it, and the task sees `asyncio.CancelledError`.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import os
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
-from aigw._aigw import Client, _shutdown
+from aigw._aigw import Client, Completions
 
-# At exit, workers stop handing results to Python before the interpreter finalizes.
-atexit.register(_shutdown)
+# One completion queue per event loop, dropped with the loop (a loop type that takes no weak
+# references keeps its queue for the life of the process).
+_queues: MutableMapping[asyncio.AbstractEventLoop, Completions] = weakref.WeakKeyDictionary()
+_strong_queues: dict[asyncio.AbstractEventLoop, Completions] = {}
+
+
+def _completions(loop: asyncio.AbstractEventLoop) -> Completions:
+    """The loop's completion queue, made and watched on its first call."""
+    queue = _queues.get(loop) or _strong_queues.get(loop)
+    if queue is None:
+        queue = Completions()
+        loop.add_reader(queue.fileno(), queue.drain)
+        try:
+            _queues[loop] = queue
+        except TypeError:
+            _strong_queues[loop] = queue
+    return queue
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
@@ -36,7 +53,7 @@ async def _await(start: Any, *args: Any, **kwargs: Any) -> Any:
     cancels the call (the future's done-callback reaches its cancel handle)."""
     loop = asyncio.get_running_loop()
     future = loop.create_future()
-    handle = start(*args[:1], loop, future, *args[1:], **kwargs)
+    handle = start(*args[:1], _completions(loop), future, *args[1:], **kwargs)
 
     def on_done(f: asyncio.Future[Any]) -> None:
         if f.cancelled():
