@@ -387,7 +387,20 @@ fn cost_comes_from_the_profile_or_the_catalog_as_the_vectors_say() {
 }
 
 fn protocol_client(v: &Value, kind: &str, m: &aigw_mock::MockGateway) -> Client {
-    let profile = with_origin(&v["profiles"][kind], &m.url());
+    protocol_client_with(v, kind, m, &Value::Null)
+}
+
+/// The client of `profiles[kind]` with the fields of `overrides` laid over it.
+fn protocol_client_with(
+    v: &Value,
+    kind: &str,
+    m: &aigw_mock::MockGateway,
+    overrides: &Value,
+) -> Client {
+    let mut profile = with_origin(&v["profiles"][kind], &m.url());
+    for (field, value) in overrides.as_object().into_iter().flatten() {
+        profile[field] = value.clone();
+    }
     Client::with_env(
         Profile::from_value(&profile, "provider").unwrap(),
         Env::from_map(HashMap::new()),
@@ -395,7 +408,16 @@ fn protocol_client(v: &Value, kind: &str, m: &aigw_mock::MockGateway) -> Client 
     .unwrap()
 }
 
-/// Text, tool name and arguments, finish reason and usage of an answer or a whole stream.
+/// The `status` of each attempt of an `attempts` list (answer metadata, stream meta, error).
+fn attempt_statuses(attempts: &Value) -> Value {
+    attempts
+        .as_array()
+        .map(|list| list.iter().map(|a| a["status"].clone()).collect())
+        .unwrap_or(Value::Null)
+}
+
+/// Text, tool name and arguments, finish reason, usage and attempt statuses of an answer or a
+/// whole stream.
 fn protocol_outcome(c: &Client, fault: &str, stream: bool) -> aigw_core::Result<Value> {
     let ask = serde_json::json!({ "messages": [{ "role": "user", "content": "hi" }] });
     let options = aigw_core::RequestOptions::from_value(
@@ -408,7 +430,8 @@ fn protocol_outcome(c: &Client, fault: &str, stream: bool) -> aigw_core::Result<
         return Ok(serde_json::json!({ "content": message["content"],
             "tool_name": message["tool_calls"][0]["function"]["name"],
             "tool_arguments": message["tool_calls"][0]["function"]["arguments"],
-            "finish_reason": a["choices"][0]["finish_reason"], "usage": a["aigw"]["usage"] }));
+            "finish_reason": a["choices"][0]["finish_reason"], "usage": a["aigw"]["usage"],
+            "attempts_statuses": attempt_statuses(&a["aigw"]["attempts"]) }));
     }
     let mut s = c.chat_stream(ask, &options)?;
     let (mut text, mut name, mut args, mut finish) =
@@ -428,7 +451,8 @@ fn protocol_outcome(c: &Client, fault: &str, stream: bool) -> aigw_core::Result<
     Ok(
         serde_json::json!({ "content": if text.is_empty() { Value::Null } else { Value::String(text) },
         "tool_name": name, "tool_arguments": if args.is_empty() { Value::Null } else { Value::String(args) },
-        "finish_reason": finish, "usage": s.meta()["usage"] }),
+        "finish_reason": finish, "usage": s.meta()["usage"],
+        "attempts_statuses": attempt_statuses(&s.meta()["attempts"]) }),
     )
 }
 
@@ -463,5 +487,52 @@ fn protocols_translate_as_the_vectors_say() {
             assert_eq!(e.provider_code.as_deref(), Some(code), "{}", case["name"]);
         }
         assert_contains(&e.message, case);
+    }
+}
+
+#[test]
+fn protocol_retries_behave_as_the_vectors_say() {
+    let v = vectors("protocols.json");
+    let m = aigw_mock::MockGateway::start(aigw_mock::MockConfig::default()).unwrap();
+    let cases = v["retries"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    for case in cases {
+        let name = &case["name"];
+        // Recorded requests and per-tag fault counters start empty for each case.
+        m.reset();
+        let c = protocol_client_with(&v, case["kind"].as_str().unwrap(), &m, &v["retry_profile"]);
+        let outcome = protocol_outcome(&c, case["fault"].as_str().unwrap(), case["stream"] == true);
+        match (outcome, case.get("error")) {
+            (Ok(got), None) => {
+                for (field, want) in case["expect"].as_object().unwrap() {
+                    assert_eq!(&got[field], want, "{name}: {field}");
+                }
+            }
+            (Err(e), Some(want)) => {
+                assert_eq!(e.code.as_str(), want["code"], "{name}: {e}");
+                assert_eq!(
+                    e.provider_code.as_deref(),
+                    want["provider_code"].as_str(),
+                    "{name}"
+                );
+                assert_eq!(
+                    e.http_status.map(u64::from),
+                    want["http_status"].as_u64(),
+                    "{name}"
+                );
+                let got: Vec<Value> = e.attempts.iter().map(|a| a.status.into()).collect();
+                assert_eq!(
+                    Value::Array(got),
+                    want["attempts_statuses"],
+                    "{name}: attempts"
+                );
+            }
+            (got, _) => panic!("{name}: unexpected {got:?}"),
+        }
+        assert_eq!(
+            m.requests().len() as u64,
+            case["requests"].as_u64().unwrap(),
+            "{name}: requests the mock received"
+        );
     }
 }

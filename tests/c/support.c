@@ -1,7 +1,13 @@
 /* Shared helpers of the C test programs; see support.h. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "support.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,6 +121,63 @@ char *user_request(const char *message) {
 
 char *fault_options(const char *spec, const char *more) {
     return str_printf("{\"headers\": {\"x-mock-fault\": \"%s\"}%s}", spec, more);
+}
+
+char *mock_control(const test_args *args, const char *method, const char *route) {
+    struct sockaddr_in addr;
+    char *request = str_printf("%s /__mock/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                               "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                               method, route);
+    size_t request_len = strlen(request);
+    char *answer = NULL;
+    size_t len = 0;
+    size_t cap = 0;
+    char *body = NULL;
+    int ok = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0) {
+        memset(&addr, 0, sizeof addr);
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons((unsigned short)args->port);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ok = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+             write(fd, request, request_len) == (ssize_t)request_len;
+    }
+    /* The mock closes the connection after its answer (Connection: close): read to the end. */
+    while (ok) {
+        ssize_t n;
+        if (cap - len < 4096) {
+            char *bigger;
+            cap = cap * 2 + 4096;
+            bigger = realloc(answer, cap);
+            if (bigger == NULL) {
+                abort();
+            }
+            answer = bigger;
+        }
+        n = read(fd, answer + len, cap - len - 1);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (answer != NULL) {
+        const char *start;
+        answer[len] = '\0';
+        start = strstr(answer, "\r\n\r\n");
+        if (strncmp(answer, "HTTP/1.1 200", 12) == 0 && start != NULL) {
+            body = str_printf("%s", start + 4);
+        }
+    }
+    free(answer);
+    free(request);
+    return body;
 }
 
 /* ---- small utilities ----------------------------------------------------------------------- */

@@ -65,6 +65,13 @@ char *user_request(const char *message);
 /* `{"headers": {"x-mock-fault": SPEC}}` plus `more` (e.g. ", \"timeout_ms\": 300"). */
 char *fault_options(const char *spec, const char *more);
 
+/*
+ * One call to the mock's control routes (`METHOD /__mock/ROUTE`: GET requests, GET stats, POST
+ * reset) on a connection of its own, closed after the answer. Returns the body of a 200 answer
+ * (malloc'd JSON text), or NULL when the mock could not be asked or did not answer 200.
+ */
+char *mock_control(const test_args *args, const char *method, const char *route);
+
 /* ---- small utilities ----------------------------------------------------------------------- */
 
 char *str_printf(const char *fmt, ...)

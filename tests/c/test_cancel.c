@@ -4,8 +4,10 @@
  * request or connection reaching the mock (read from the mock's GET /__mock/stats over a plain
  * socket); a cancel from another thread while the mock holds the answer back for 5 s ends the
  * call well before that, after one request (no retry although two attempts are allowed); NULL
- * tokens, double cancels, reuse after a cancel, freeing a token during a call; and a normal
- * chat with an uncancelled token.
+ * tokens, double cancels, reuse after a cancel, freeing a token during a call; a normal chat
+ * with an uncancelled token; and streams of the translated kinds (anthropic, bedrock) cancelled
+ * from another thread while the mock stalls mid-way: CANCELLED, only the text before the stall,
+ * the connection closed (the mock's live connection count) and one request (no retry).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -46,11 +48,12 @@ typedef struct {
     int ok;
     long requests;           /* chat/models/embeddings requests recorded (control routes not) */
     long connections_opened; /* every connection accepted, this one included */
+    long connections_closed; /* connections whose end the mock has seen */
 } mock_stats;
 
 /* GET /__mock/stats on its own connection (closed after the answer). */
 static mock_stats read_mock_stats(const test_args *args) {
-    mock_stats stats = {0, 0, 0};
+    mock_stats stats = {0, 0, 0, 0};
     struct sockaddr_in addr;
     char request[128];
     char answer[4096];
@@ -85,11 +88,14 @@ static mock_stats read_mock_stats(const test_args *args) {
         json_value *doc = body != NULL ? json_parse(body + 4) : NULL;
         const json_value *requests = json_path(doc, "requests");
         const json_value *opened = json_path(doc, "connections_opened");
+        const json_value *closed = json_path(doc, "connections_closed");
         if (strncmp(answer, "HTTP/1.1 200", 12) == 0 && requests != NULL &&
-            requests->type == JSON_NUMBER && opened != NULL && opened->type == JSON_NUMBER) {
+            requests->type == JSON_NUMBER && opened != NULL && opened->type == JSON_NUMBER &&
+            closed != NULL && closed->type == JSON_NUMBER) {
             stats.ok = 1;
             stats.requests = (long)requests->number;
             stats.connections_opened = (long)opened->number;
+            stats.connections_closed = (long)closed->number;
         }
         json_free(doc);
     }
@@ -509,6 +515,138 @@ static void test_uncancelled_chat(const test_args *args) {
     free(request);
 }
 
+/* ---- 5. streams of the translated kinds, cancelled mid-way --------------------------------- */
+
+/* Eight one-character deltas of "echo: hi"; the mock stalls after its fourth event (Anthropic:
+ * message_start, content_block_start, ping, "e"; Bedrock: messageStart, "e", "c", "h"). */
+#define STALLED_STREAM "chunks=8;stall_after=4;stall_ms=3000"
+#define FULL_TEXT "echo: hi"
+
+/* Polls the mock until no connection is open but the one asking (10 s at most); returns the
+ * last stats read. */
+static mock_stats wait_until_no_client_connection(const test_args *args) {
+    double give_up = now_ms() + 10000.0;
+    mock_stats stats = read_mock_stats(args);
+    while (!(stats.ok && stats.connections_opened - stats.connections_closed == 1) &&
+           now_ms() < give_up) {
+        sleep_ms(20);
+        stats = read_mock_stats(args);
+    }
+    return stats;
+}
+
+typedef struct {
+    const aigw_stream *stream;
+    aigw_status status;
+} stream_canceller;
+
+static void *cancel_stream_soon(void *arg) {
+    stream_canceller *c = arg;
+    sleep_ms(200);
+    c->status = aigw_stream_cancel(c->stream);
+    return NULL;
+}
+
+/* Appends the chunk's delta text to `text` (capacity `cap`). */
+static void append_delta(char *text, size_t cap, const char *chunk) {
+    json_value *doc = json_parse(chunk);
+    const char *delta = json_path_str(doc, "choices.0.delta.content");
+    CHECK(doc != NULL);
+    if (delta != NULL && strlen(text) + strlen(delta) < cap) {
+        strcat(text, delta);
+    }
+    json_free(doc);
+}
+
+static void test_cancel_translated_stream(const test_args *args, const char *kind,
+                                          const char *extra) {
+    char *profile = str_printf("{\"kind\": \"%s\", \"base_url\": \"http://127.0.0.1:%d\", "
+                               "\"api_key\": \"%s\", \"retry_max_attempts\": 3, "
+                               "\"retry_initial_backoff_ms\": 50%s}",
+                               kind, args->port, TEST_API_KEY, extra);
+    char *request = user_request("hi");
+    char *options = fault_options(STALLED_STREAM, "");
+    aigw_client *client = NULL;
+    aigw_stream *stream = NULL;
+    aigw_error *err = NULL;
+    char text[64] = "";
+    stream_canceller c;
+    pthread_t thread;
+    mock_stats before;
+    mock_stats after;
+    aigw_status status = AIGW_STATUS_INTERNAL;
+    int reads;
+
+    CHECK_STATUS(aigw_client_new(profile, &client, &err), AIGW_STATUS_OK, err);
+    aigw_error_free(err);
+    err = NULL;
+    /* Earlier calls' connections are gone, so the count below is this stream's alone. */
+    before = wait_until_no_client_connection(args);
+    CHECK(before.ok && before.connections_opened - before.connections_closed == 1);
+
+    CHECK_STATUS(aigw_client_chat_stream(client, request, options, &stream, &err), AIGW_STATUS_OK,
+                 err);
+    if (stream == NULL) {
+        fprintf(stderr, "%s: the stream did not open\n", kind);
+    }
+    /* Read up to the first text, which comes before the stall. */
+    for (reads = 0; stream != NULL && text[0] == '\0' && reads < 8; reads++) {
+        const char *chunk = NULL;
+        size_t len = 0;
+        status = aigw_stream_next(stream, &chunk, &len, &err);
+        CHECK_STATUS(status, AIGW_STATUS_OK, err);
+        if (status != AIGW_STATUS_OK) {
+            break;
+        }
+        append_delta(text, sizeof text, chunk);
+    }
+    CHECK(text[0] != '\0');
+
+    if (stream != NULL && status == AIGW_STATUS_OK) {
+        /* Another thread cancels while this one waits in the stall. */
+        c.stream = stream;
+        c.status = AIGW_STATUS_INTERNAL;
+        CHECK(pthread_create(&thread, NULL, cancel_stream_soon, &c) == 0);
+        for (reads = 0; reads < 16; reads++) {
+            const char *chunk = NULL;
+            size_t len = 0;
+            status = aigw_stream_next(stream, &chunk, &len, &err);
+            if (status != AIGW_STATUS_OK) {
+                break;
+            }
+            append_delta(text, sizeof text, chunk);
+        }
+        CHECK(pthread_join(thread, NULL) == 0);
+        CHECK_STATUS(c.status, AIGW_STATUS_OK, NULL);
+        CHECK_STATUS(status, AIGW_STATUS_CANCELLED, err);
+        CHECK_STR(aigw_error_code(err), "CANCELLED");
+    }
+    /* Only the text sent before the stall arrived. */
+    CHECK(strlen(text) < strlen(FULL_TEXT) && strncmp(FULL_TEXT, text, strlen(text)) == 0);
+    if (strlen(text) >= strlen(FULL_TEXT)) {
+        fprintf(stderr, "%s: the cancelled stream read \"%s\"\n", kind, text);
+    }
+    aigw_error_free(err);
+    err = NULL;
+
+    /* The mock sees the connection close (when it writes again, after its stall) and received
+     * this one request: nothing was retried although the profile allows three attempts. */
+    after = wait_until_no_client_connection(args);
+    CHECK(after.ok && after.connections_opened - after.connections_closed == 1);
+    CHECK(after.connections_closed > before.connections_closed);
+    CHECK(after.requests == before.requests + 1);
+    if (after.requests != before.requests + 1) {
+        fprintf(stderr, "%s: %ld requests reached the mock\n", kind,
+                after.requests - before.requests);
+    }
+
+    aigw_stream_free(stream);
+    aigw_client_free(client);
+    free(options);
+    free(request);
+    free(profile);
+}
+
 int main(int argc, char **argv) {
     test_args args = parse_args(argc, argv);
     test_already_cancelled(&args);
@@ -516,5 +654,13 @@ int main(int argc, char **argv) {
     test_uncancelled_chat(&args);
     test_cancel_from_another_thread(&args);
     test_free_during_call(&args);
+    test_cancel_translated_stream(&args, "anthropic", ", \"model\": \"claude-sonnet-4-5\"");
+    {
+        char *bedrock = str_printf(", \"model\": \"anthropic.claude-3-haiku-20240307-v1:0\", "
+                                   "\"models_endpoint\": \"http://127.0.0.1:%d/foundation-models\"",
+                                   args.port);
+        test_cancel_translated_stream(&args, "bedrock", bedrock);
+        free(bedrock);
+    }
     return finish("test_cancel");
 }

@@ -2,7 +2,8 @@
 // AbortSignal on chat(), embeddings(), chatStream() and listModels(): an abort in flight rejects
 // at once with an AbortError (code CANCELLED, the other aigw properties kept), core drops the
 // connection and makes no further attempt; an already-aborted signal rejects before any I/O;
-// listeners never outlive their call; sync calls refuse a signal.
+// listeners never outlive their call; sync calls refuse a signal. The same for the streams of
+// the translated kinds (anthropic, bedrock).
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -148,6 +149,55 @@ test('chatStream(): an abort mid-way rejects the pending read and closes the con
   assert.equal(stream.meta.status, 200, 'the stream had opened');
   await waitForStats((s) => s.connections_closed > before.connections_closed, 10_000);
 });
+
+// Eight one-character deltas of "echo: hi"; the mock stalls after its fourth event (Anthropic:
+// message_start, content_block_start, ping, "e"; Bedrock: messageStart, "e", "c", "h").
+const STALLED = 'chunks=8;stall_after=4;stall_ms=2000';
+const FULL_TEXT = 'echo: hi';
+const deltaText = (chunk) => chunk.choices.map((c) => c.delta?.content ?? '').join('');
+
+/** A profile of a translated kind on the mock, with three attempts so a retry would show. */
+function translatedProfile(kind) {
+  const extra = kind === 'anthropic'
+    ? { model: 'claude-sonnet-4-5' }
+    : { model: 'anthropic.claude-3-haiku-20240307-v1:0', modelsEndpoint: `${mock.origin}/foundation-models` };
+  return mock.profile({ kind, baseUrl: mock.origin, retryMaxAttempts: 3, retryInitialBackoffMs: 50, ...extra });
+}
+
+for (const kind of ['anthropic', 'bedrock']) {
+  test(`chatStream() of ${kind}: an abort in the stall rejects the pending read; connection closed, no retry`, async () => {
+    const client = new aigw.Client(translatedProfile(kind));
+    await reset();
+    // Earlier tests' connections are gone, so the closed count below is this stream's.
+    const before = await waitForStats((s) => s.connections_opened - s.connections_closed === 1, 10_000);
+    const controller = new AbortController();
+    const stream = client.chatStream(hello('hi'), { ...fault(STALLED), signal: controller.signal });
+    let text = '';
+    while (!text) {
+      const { value, done } = await stream.next();
+      assert.equal(done, false, 'text arrives before the stall');
+      text += deltaText(value);
+    }
+    const pending = (async () => {
+      for (;;) {
+        const { value, done } = await stream.next(); // waits in the stall
+        if (done) return;
+        text += deltaText(value);
+      }
+    })();
+    await sleep(100);
+    controller.abort();
+    assertAbortError(await caught(() => pending), controller.signal);
+    assert.deepEqual(await stream.next(), { value: undefined, done: true }, 'reported once');
+    assert.equal(listeners(controller.signal), 0);
+    assert.equal(stream.meta.status, 200, 'the stream had opened');
+    assert.ok(text.length < FULL_TEXT.length && FULL_TEXT.startsWith(text), `only the text before the stall: ${text}`);
+    // The mock notices the close when it writes again after its stall.
+    const after = await waitForStats((s) => s.connections_closed > before.connections_closed
+      && s.connections_opened - s.connections_closed === 1, 10_000);
+    assert.equal(after.requests, 1, 'one request: no retry after the abort');
+  });
+}
 
 test('chatStream(): an abort while the stream opens interrupts the open', async () => {
   const client = new aigw.Client(mock.profile({ retryMaxAttempts: 3 }));

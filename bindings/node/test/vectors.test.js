@@ -1,6 +1,8 @@
 'use strict';
 // Replays the language-neutral vectors in tests/vectors/: kinds, routes, credential precedence
-// and the error-code table (the HTTP statuses are replayed against the mock in errors.test.js).
+// and the error-code table (the HTTP statuses are replayed against the mock in errors.test.js),
+// and through the mock the gateway calls and doctor cases and the protocol translations with
+// their retries.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -198,11 +200,16 @@ test('doctor vectors: route lints and probe advice', async (t) => {
 
 const protocols = readVectors('protocols');
 
-function protocolClient(mock, kind) {
-  return new aigw.Client({ ...withOrigin(protocols.profiles[kind], mock.origin), api_key: API_KEY });
+function protocolClient(mock, kind, overrides = {}) {
+  return new aigw.Client({ ...withOrigin(protocols.profiles[kind], mock.origin), api_key: API_KEY, ...overrides });
 }
 
-/** Text, tool name and arguments, finish reason and usage of an answer or a whole stream. */
+const statuses = (attempts) => attempts.map((a) => a.status);
+
+/**
+ * Text, tool name and arguments, finish reason, usage and attempt statuses of an answer or a
+ * whole stream.
+ */
 async function protocolOutcome(client, fault, stream) {
   const ask = { messages: [{ role: 'user', content: 'hi' }] };
   const options = { headers: { 'x-mock-fault': fault } };
@@ -211,7 +218,8 @@ async function protocolOutcome(client, fault, stream) {
     const message = answer.choices[0].message;
     const call = message.tool_calls?.[0]?.function ?? {};
     return { content: message.content, tool_name: call.name ?? null, tool_arguments: call.arguments ?? null,
-      finish_reason: answer.choices[0].finish_reason, usage: answer.aigw.usage };
+      finish_reason: answer.choices[0].finish_reason, usage: answer.aigw.usage,
+      attempts_statuses: statuses(answer.aigw.attempts) };
   }
   let text = '';
   let name = null;
@@ -228,7 +236,8 @@ async function protocolOutcome(client, fault, stream) {
       finish = choice.finish_reason ?? finish;
     }
   }
-  return { content: text || null, tool_name: name, tool_arguments: args || null, finish_reason: finish, usage: s.meta.usage };
+  return { content: text || null, tool_name: name, tool_arguments: args || null, finish_reason: finish, usage: s.meta.usage,
+    attempts_statuses: statuses(s.meta.attempts) };
 }
 
 test('protocol vectors: requests, answers and errors translated through the mock', async (t) => {
@@ -253,6 +262,33 @@ test('protocol vectors: requests, answers and errors translated through the mock
         assert.equal(err.code, c.code, err.message);
         if (c.provider_code) assert.equal(err.providerCode, c.provider_code);
         assertContains(err.message, c.message_contains);
+      });
+    }
+  } finally {
+    await mock.stop();
+  }
+});
+
+test('protocol retry vectors: retried, exhausted and refused attempts through the mock', async (t) => {
+  const mock = await startMock();
+  try {
+    assert.ok(protocols.retries.length > 0);
+    for (const c of protocols.retries) {
+      await t.test(c.name, async () => {
+        // Recorded requests and per-tag fault counters start empty.
+        await mock.control('reset', 'POST');
+        const client = protocolClient(mock, c.kind, protocols.retry_profile);
+        if (c.error) {
+          const err = await caught(() => protocolOutcome(client, c.fault, c.stream));
+          assert.equal(err.code, c.error.code, err.message);
+          assert.equal(err.providerCode, c.error.provider_code);
+          assert.equal(err.httpStatus, c.error.http_status);
+          assert.deepEqual(statuses(err.attempts), c.error.attempts_statuses);
+        } else {
+          const got = await protocolOutcome(client, c.fault, c.stream);
+          for (const [field, want] of Object.entries(c.expect)) assert.deepEqual(got[field], want, field);
+        }
+        assert.equal((await mock.control('stats')).requests, c.requests, 'requests the mock received');
       });
     }
   } finally {

@@ -1,5 +1,6 @@
 """Replays the language-neutral vectors in tests/vectors/: kind and route resolution, credential
-precedence, and the docs/contract.md §8 error table. None of these touch the network."""
+precedence, the docs/contract.md §8 error table, and (through the mock gateway) the gateway
+calls and doctor cases and the protocol translations with their retries."""
 
 from __future__ import annotations
 
@@ -239,14 +240,20 @@ def test_gateway_doctor(case: dict[str, Any], vector_mock: MockGateway) -> None:
 PROTOCOLS = load_vectors("protocols.json")
 
 
-def protocol_client(mock: MockGateway, kind: str) -> aigw.Client:
+def protocol_client(mock: MockGateway, kind: str, **overrides: Any) -> aigw.Client:
     profile = with_origin(PROTOCOLS["profiles"][kind], mock.url)
     profile["api_key"] = API_KEY
+    profile.update(overrides)
     return aigw.Client(**profile)
 
 
+def statuses(attempts: list[dict[str, Any]]) -> list[Any]:
+    return [a["status"] for a in attempts]
+
+
 def protocol_outcome(client: aigw.Client, fault_spec: str, stream: bool) -> dict[str, Any]:
-    """Text, tool name and arguments, finish reason and usage of an answer or a whole stream."""
+    """Text, tool name and arguments, finish reason, usage and attempt statuses of an answer or
+    a whole stream."""
     headers = {"x-mock-fault": fault_spec}
     if not stream:
         answer = client.chat(user("hi"), extra_headers=headers)
@@ -254,7 +261,8 @@ def protocol_outcome(client: aigw.Client, fault_spec: str, stream: bool) -> dict
         calls = message.get("tool_calls") or [{}]
         return {"content": message["content"], "tool_name": calls[0].get("function", {}).get("name"),
                 "tool_arguments": calls[0].get("function", {}).get("arguments"),
-                "finish_reason": answer["choices"][0]["finish_reason"], "usage": answer["aigw"]["usage"]}
+                "finish_reason": answer["choices"][0]["finish_reason"], "usage": answer["aigw"]["usage"],
+                "attempts_statuses": statuses(answer["aigw"]["attempts"])}
     text, name, args, finish = "", None, "", None
     with client.chat_stream(user("hi"), extra_headers=headers) as s:
         for chunk in s:
@@ -266,8 +274,9 @@ def protocol_outcome(client: aigw.Client, fault_spec: str, stream: bool) -> dict
                     args += call.get("function", {}).get("arguments") or ""
                 finish = choice.get("finish_reason") or finish
         usage = s.meta["usage"]
+        attempts = statuses(s.meta["attempts"])
     return {"content": text or None, "tool_name": name, "tool_arguments": args or None,
-            "finish_reason": finish, "usage": usage}
+            "finish_reason": finish, "usage": usage, "attempts_statuses": attempts}
 
 
 @pytest.mark.parametrize("case", PROTOCOLS["requests"], ids=lambda c: c["name"])
@@ -291,3 +300,23 @@ def test_protocol_errors(case: dict[str, Any], mock: MockGateway) -> None:
     if "provider_code" in case:
         assert info.value.provider_code == case["provider_code"]
     check_message(info.value, case)
+
+
+@pytest.mark.parametrize("case", PROTOCOLS["retries"], ids=lambda c: c["name"])
+def test_protocol_retries(case: dict[str, Any], fresh_mock: MockGateway) -> None:
+    # A mock of its own: its request count and per-tag fault counters start empty.
+    client = protocol_client(fresh_mock, case["kind"], **PROTOCOLS["retry_profile"])
+    if "error" in case:
+        want = case["error"]
+        with pytest.raises(aigw.AigwError) as info:
+            protocol_outcome(client, case["fault"], case["stream"])
+        error = info.value
+        assert error.code == want["code"], str(error)
+        assert error.provider_code == want["provider_code"]
+        assert error.http_status == want["http_status"]
+        assert statuses(error.attempts) == want["attempts_statuses"]
+    else:
+        got = protocol_outcome(client, case["fault"], case["stream"])
+        for field, want in case["expect"].items():
+            assert got[field] == want, field
+    assert len(fresh_mock.requests()) == case["requests"]
