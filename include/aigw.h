@@ -439,7 +439,8 @@ const char *aigw_status_str(uint32_t status);
 
 /**
  * The response metadata, available as soon as the stream is open: `status`, `model` (the one
- * selected), `request_id`, `cf_aig_log_id`, `cache_status`, `step` and `attempts` (docs/contract.md section 6).
+ * selected), `request_id`, `cf_aig_log_id`, `cache_status`, `step` and `attempts` (docs/contract.md section 6);
+ * once `aigw_stream_next` returned `AIGW_STATUS_DONE`, also `usage` and `cost` (section 14).
  *
  * On `AIGW_STATUS_OK`, `*json_out` receives an owned string to free with `aigw_string_free`.
  * `stream` and `json_out` must not be NULL; `err` may be NULL. Thread-safe.

@@ -70,6 +70,9 @@ pub struct ChatStream {
     event_stream: Option<Box<EventStream>>,
     /// Chunks translated from one event and not handed out yet.
     pending: VecDeque<StreamChunk>,
+    /// A decoding error met after whole events of the same read: raised once those are out,
+    /// so what arrived intact is delivered however the bytes were split across reads.
+    deferred: Option<Error>,
 }
 
 impl std::fmt::Debug for ChatStream {
@@ -118,6 +121,7 @@ impl ChatStream {
             translator: None,
             event_stream: None,
             pending: VecDeque::new(),
+            deferred: None,
         }
     }
 
@@ -264,6 +268,9 @@ impl ChatStream {
                 }
                 continue;
             }
+            if let Some(e) = self.deferred.take() {
+                return Err(e);
+            }
             let Source::Sse(reader) = &mut self.source else {
                 return Ok(Step::End);
             };
@@ -297,7 +304,12 @@ impl ChatStream {
                     self.decoder.dispatched()
                 )));
             }
-            self.decoder.feed(&self.buf[..n], &mut self.queue)?;
+            if let Err(e) = self.decoder.feed(&self.buf[..n], &mut self.queue) {
+                if self.queue.is_empty() {
+                    return Err(e);
+                }
+                self.deferred = Some(e);
+            }
         }
     }
 
@@ -326,6 +338,9 @@ impl ChatStream {
                 }
                 continue;
             }
+            if let Some(e) = self.deferred.take() {
+                return Err(e);
+            }
             let Source::Sse(reader) = &mut self.source else {
                 return Ok(Step::End);
             };
@@ -350,7 +365,12 @@ impl ChatStream {
                     es.decoder.decoded()
                 )));
             }
-            es.decoder.feed(&self.buf[..n], &mut es.frames)?;
+            if let Err(e) = es.decoder.feed(&self.buf[..n], &mut es.frames) {
+                if es.frames.is_empty() {
+                    return Err(e);
+                }
+                self.deferred = Some(e);
+            }
         }
     }
 

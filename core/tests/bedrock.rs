@@ -198,3 +198,29 @@ fn errors_are_named_by_x_amzn_errortype_and_cloudflare_s_route_works() {
         "/v1/0123456789abcdef0123456789abcdef/gw/aws-bedrock/bedrock-runtime/us-east-1/model/"
     ));
 }
+
+#[test]
+fn frames_before_a_corrupt_one_are_delivered_however_the_bytes_were_split() {
+    let m = mock();
+    let c = client(&m, json!({}));
+    // messageStart and the first delta arrive intact, then a frame with a bad CRC: the two
+    // chunks come out first, then PROTOCOL — whether the three frames came in one read or many.
+    for spec in ["malformed_sse", "malformed_sse;split_bytes"] {
+        for _ in 0..5 {
+            let mut stream = c.chat_stream(ask("stream this"), &faults(spec)).unwrap();
+            let mut chunks = Vec::new();
+            let e = loop {
+                match stream.next_chunk() {
+                    Ok(Some(chunk)) => chunks.push(chunk.value),
+                    Ok(None) => panic!("{spec}: the stream ended without the CRC error"),
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(e.code, ErrorCode::Protocol, "{spec}");
+            assert!(e.message.contains("CRC"), "{spec}: {}", e.message);
+            assert_eq!(chunks.len(), 2, "{spec}: {chunks:?}");
+            assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+            assert!(chunks[1]["choices"][0]["delta"]["content"].is_string());
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! another thread is inside `aigw_stream_next`.
 
 use std::ffi::c_char;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use aigw_core::{CancelHandle, ChatStream, Error, ErrorCode};
 use serde_json::Value;
@@ -16,7 +16,8 @@ use crate::status::aigw_status;
 /// cancel it from any thread with `aigw_stream_cancel`; free it with `aigw_stream_free`.
 pub struct aigw_stream {
     cancel: CancelHandle,
-    meta: Value,
+    /// Replaced once, when the stream ends, by the metadata with `usage` and `cost`.
+    meta: Mutex<Value>,
     reading: Mutex<Reading>,
 }
 
@@ -30,7 +31,7 @@ impl aigw_stream {
     pub(crate) fn into_raw(stream: ChatStream) -> *mut aigw_stream {
         let handle = aigw_stream {
             cancel: stream.cancel_handle(),
-            meta: stream.meta().clone(),
+            meta: Mutex::new(stream.meta().clone()),
             reading: Mutex::new(Reading {
                 stream,
                 chunk: Vec::new(),
@@ -47,7 +48,8 @@ const _: fn() = || {
 };
 
 /// The response metadata, available as soon as the stream is open: `status`, `model` (the one
-/// selected), `request_id`, `cf_aig_log_id`, `cache_status`, `step` and `attempts` (docs/contract.md section 6).
+/// selected), `request_id`, `cf_aig_log_id`, `cache_status`, `step` and `attempts` (docs/contract.md section 6);
+/// once `aigw_stream_next` returned `AIGW_STATUS_DONE`, also `usage` and `cost` (section 14).
 ///
 /// On `AIGW_STATUS_OK`, `*json_out` receives an owned string to free with `aigw_string_free`.
 /// `stream` and `json_out` must not be NULL; `err` may be NULL. Thread-safe.
@@ -60,10 +62,10 @@ pub unsafe extern "C" fn aigw_stream_meta_json(
     boundary::call(err, || {
         // SAFETY: `object` turns NULL into INVALID_ARGUMENT; otherwise, by the "Ownership"
         // convention, `stream` is a stream aigw returned that has not been freed. `meta` is
-        // never written after opening, so a shared borrow is sound on any thread.
+        // behind its own mutex, so a shared borrow is sound on any thread.
         let stream = unsafe { object(stream, "stream") }?;
         let json_out = out(json_out, "json_out")?;
-        let json = owned_json(&stream.meta)?;
+        let json = owned_json(&stream.meta.lock().unwrap_or_else(PoisonError::into_inner))?;
         // SAFETY: `json_out` is a non-NULL `char **` out-param (checked by `out`), writable for
         // a `char *` by the header's "Out-params" convention.
         unsafe { json_out.write(json) };
@@ -107,6 +109,9 @@ pub unsafe extern "C" fn aigw_stream_next(
             )
         })?;
         let Some(chunk) = reading.stream.next_chunk()? else {
+            // The final metadata carries `usage` and `cost`.
+            let end = reading.stream.meta().clone();
+            *stream.meta.lock().unwrap_or_else(PoisonError::into_inner) = end;
             return Ok(aigw_status::Done);
         };
         let buffer = &mut reading.chunk;
