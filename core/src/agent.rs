@@ -297,6 +297,10 @@ impl<In: Transport> Connector<In> for CoarseTimeoutsConnector {
     }
 }
 
+/// The largest response head (status line and headers) aigw reads: 16 KiB, twice what common
+/// proxies pass (nginx's `proxy_buffer_size` is 4–8 KiB); a larger one is `PROTOCOL`.
+pub const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+
 /// Builds the client's agent: keep-alive pool sized for many threads, statuses returned as
 /// responses (we classify them), certificates always verified, proxies from the process
 /// environment (ureq reads `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`).
@@ -310,10 +314,12 @@ pub fn build_agent(profile: &Profile, env: &Env) -> Result<Agent> {
         .timeout_connect(Some(connect))
         .max_idle_connections(256)
         .max_idle_connections_per_host(128)
-        // Per connection: ureq's 128 KiB + 128 KiB defaults cost 32 MiB for a full pool. The input
-        // buffer must still hold a whole response head (64 KiB, ureq's limit).
-        .input_buffer_size(64 * 1024)
-        .output_buffer_size(32 * 1024)
+        // Per connection, zero-filled when first used, so resident: ureq's 128 KiB + 128 KiB
+        // defaults cost 256 MiB for a thousand streams in flight. The input buffer must hold a
+        // whole response head; ureq's check is "more than", hence the - 1.
+        .input_buffer_size(MAX_RESPONSE_HEAD)
+        .max_response_header_size(MAX_RESPONSE_HEAD - 1)
+        .output_buffer_size(8 * 1024)
         .max_redirects(0)
         .user_agent(format!("aigw/{}", crate::VERSION))
         .build();

@@ -111,12 +111,23 @@ fn start_worker(pool: &'static Pool, state: &mut State) {
     }
 }
 
-/// Starts the workers `spawn` asked for, off the caller's thread.
+/// Starts the workers `spawn` asked for, off the caller's thread. The lock is released while a
+/// thread is created (tens of microseconds each), so `spawn` never waits for a creation.
 fn spawner(pool: &'static Pool) {
     let mut state = lock(pool);
     loop {
         while state.starting > 0 {
-            start_worker(pool, &mut state);
+            drop(state);
+            let started = std::thread::Builder::new()
+                .name("aigw-worker".into())
+                .stack_size(STACK_SIZE)
+                .spawn(move || worker(pool));
+            state = lock(pool);
+            // Counted in `starting` until now, so the ceiling held meanwhile.
+            state.starting = state.starting.saturating_sub(1);
+            if started.is_ok() {
+                state.threads += 1;
+            }
         }
         let (next, timeout) = pool
             .grow

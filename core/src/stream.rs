@@ -18,6 +18,9 @@ use crate::sse::{SseDecoder, SseEvent};
 use crate::transport::{self, Deadline, Phase};
 use crate::usage::{cost_json, Price, PriceSource, Usage};
 
+/// Bytes taken from the connection per read (ureq's own input buffer, 16 KiB, sits underneath).
+const READ_CHUNK: usize = 16 * 1024;
+
 /// One streamed item: the JSON text as received and its parsed value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamChunk {
@@ -114,7 +117,7 @@ impl ChatStream {
             scrubber,
             saw_finish: false,
             done: false,
-            buf: vec![0u8; 16 * 1024],
+            buf: vec![0u8; READ_CHUNK],
             usage: None,
             price: None,
             usage_settled: false,

@@ -223,6 +223,10 @@ pub fn map_ureq_error(err: ureq::Error, url: &str, deadline: Deadline, phase: Ph
         )),
         ureq::Error::Io(e) => map_io_error(e, url, deadline, phase),
         ureq::Error::BadUri(u) => Error::config(format!("invalid URL {u}")),
+        ureq::Error::LargeResponseHeader(..) => Error::protocol(format!(
+            "the response head from {url} is larger than {} bytes (aigw's limit); not retried",
+            crate::agent::MAX_RESPONSE_HEAD
+        )),
         ureq::Error::Protocol(e) => Error::protocol(format!(
             "malformed HTTP response from {url} ({e}); not retried"
         )),

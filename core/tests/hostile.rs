@@ -275,3 +275,65 @@ fn bad_key_bytes_are_config_errors_that_name_the_source() {
     assert!(e.message.contains("gateway.authorization"), "{}", e.message);
     assert!(!e.message.contains("abcdef"), "{}", e.message);
 }
+
+/// Serves one connection: reads the request head, answers with `extra` bytes of headers.
+fn answer_with_a_head_of(extra: usize) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let Ok((conn, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut length = 0usize;
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            line.clear();
+        }
+        let mut body = vec![0u8; length];
+        let _ = std::io::Read::read_exact(&mut reader, &mut body);
+        let answer = r#"{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}"#;
+        let mut head = String::from("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n");
+        let filler = "x".repeat(1000);
+        for i in 0..extra / 1010 {
+            head.push_str(&format!("x-filler-{i:04}: {filler}\r\n"));
+        }
+        head.push_str(&format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            answer.len()
+        ));
+        let mut conn = conn;
+        let _ = conn.write_all(head.as_bytes());
+        let _ = conn.write_all(answer.as_bytes());
+    });
+    (url, server)
+}
+
+#[test]
+fn a_response_head_over_16_kib_is_a_protocol_error_that_says_so() {
+    for (extra, ok) in [(12 * 1024, true), (24 * 1024, false)] {
+        let (url, server) = answer_with_a_head_of(extra);
+        let profile = json!({ "kind": "openai", "base_url": url, "model": "m",
+            "retry_max_attempts": 1, "request_timeout_ms": 5000 });
+        let env = Env::from_map(HashMap::from([(
+            "OPENAI_API_KEY".to_string(),
+            KEY_A.to_string(),
+        )]));
+        let c = Client::with_env(Profile::from_value(&profile, "provider").unwrap(), env).unwrap();
+        let got = c.chat(ask(), &RequestOptions::default());
+        server.join().unwrap();
+        match (got, ok) {
+            (Ok(answer), true) => assert_eq!(answer["choices"][0]["message"]["content"], "ok"),
+            (Err(e), false) => {
+                assert_eq!(e.code, ErrorCode::Protocol, "{e}");
+                assert!(e.message.contains("response head"), "{e}");
+                assert!(e.message.contains("16384"), "{e}");
+            }
+            (got, _) => panic!("a head of {extra} bytes: {got:?}"),
+        }
+    }
+}
