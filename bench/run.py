@@ -411,7 +411,7 @@ def concurrency(a, missing, fd):
              f"Each stream: mock fault `{PACED_FAULT}` (first chunk at once, a 1 s stall, then 19 chunks and [DONE]; "
              f"the mock has no per-event pacing). All streams are started at once on one event loop; "
              f"medians of {a.conc_rounds} interleaved rounds for N < 10 000, one round for N = 10 000 (deadline {a.big_deadline} s). "
-             f"Open-files limit of the mock and the clients: {fd[0]} (hard {fd[1]}{'; ' + fd[2] if fd[2] else ''}); the mock holds 3 descriptors per connection.",
+             f"Open-files limit of the mock and the clients: {fd[0]} (hard {fd[1]}{'; ' + fd[2] if fd[2] else ''}); the mock holds 1 descriptor per connection.",
              "",
              "| N | client | completed | wall s | × best peer (same language) | peak RSS MiB | peak threads | loop lag p99 ms (idle p99) | client CPU s | mock peak connections | listen overflows | errors |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
@@ -457,7 +457,7 @@ def concurrency(a, missing, fd):
               "`completed` is the worst round; `errors` sums every round. Peak threads are polled from /proc every 20 ms; "
               "`pool` is aigw's `describe()[\"runtime\"]` at its peak. Loop lag: how late a 10 ms timer fired while the streams ran "
               "(in parentheses: during 1 s of idling just before). Listen overflows: the kernel's ListenOverflows counter "
-              "(handshakes dropped because the mock's accept queue, 128 deep, was full) over the client's run."]
+              "(handshakes dropped because the mock's accept queue, 8 192 deep (capped by net.core.somaxconn), was full) over the client's run."]
     mock_peaks = [(n, max((rows[(n, k)] or {}).get("mock_threads", 0) for k, *_ in clients),
                    max((rows[(n, k)] or {}).get("mock_fds", 0) for k, *_ in clients)) for n in ns]
     lines += ["", "Mock process peaks (threads, open descriptors): " + "; ".join(f"N={n}: {t} threads, {f} fds" for n, t, f in mock_peaks) + "."]

@@ -5,7 +5,6 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Attempt, Error, ErrorCode, Result};
-use crate::transport::header;
 use crate::usage::{cost_json, Price, PriceSource, Usage};
 
 /// Which answer a body must be.
@@ -56,9 +55,9 @@ impl Finish<'_> {
     }
 
     /// The metadata with `usage` (normalised from the body's) and `cost`.
-    fn meta_with_usage(&self, usage: Option<&Value>) -> Value {
+    fn meta_with_usage(self, usage: Option<&Value>) -> Value {
         let usage = Usage::from_upstream(self.upstream_usage.as_ref().or(usage));
-        let mut meta = self.meta.clone();
+        let mut meta = self.meta;
         if let Value::Object(map) = &mut meta {
             map.insert("usage".to_string(), usage.to_json());
             map.insert("cost".to_string(), cost_json(&usage, self.price));
@@ -201,8 +200,21 @@ pub(crate) fn response_meta(
     model: &str,
     attempts: &[Attempt],
 ) -> Value {
-    let h = |name: &str| header(headers, name).map(str::to_string);
-    let (request_id_header, request_id) = match crate::classify::request_id_with_header(headers) {
+    // About twenty names are read from a response of a dozen headers or so: one pass over the
+    // headers, then lookups in that short list, costs less than a map lookup per name (each
+    // parses and hashes the name).
+    let present: Vec<(&str, &str)> = headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+        .collect();
+    let get = |name: &str| {
+        present
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| *value)
+    };
+    let h = |name: &str| get(name).map(str::to_string);
+    let (request_id_header, request_id) = match crate::classify::request_id_by(get) {
         Some((name, id)) => (Some(name), Some(id)),
         None => (None, None),
     };

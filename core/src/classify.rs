@@ -113,9 +113,16 @@ pub const REQUEST_ID_HEADERS: [&str; 5] = [
 
 /// The request id and the header it came from (see [`REQUEST_ID_HEADERS`]).
 pub fn request_id_with_header(headers: &HeaderMap) -> Option<(&'static str, String)> {
+    request_id_by(|name| header(headers, name))
+}
+
+/// [`request_id_with_header`] over any header lookup.
+pub(crate) fn request_id_by<'h>(
+    get: impl Fn(&str) -> Option<&'h str>,
+) -> Option<(&'static str, String)> {
     REQUEST_ID_HEADERS
         .iter()
-        .find_map(|name| header(headers, name).map(|v| (*name, v.to_string())))
+        .find_map(|name| get(name).map(|v| (*name, v.to_string())))
 }
 
 /// The request id of an answer, else its `cf-aig-log-id`.

@@ -1,7 +1,9 @@
 //! A streaming chat for `for await`: the stream opens on the pool as soon as it is created, but
-//! reads only on demand — one pool job per `wait()`, which reads until one chunk is decoded and
-//! hands over, as one batch, that chunk and every other chunk the same reads already brought
-//! (no further read: [`ChatStream::next_chunk_ready`]). A read may block for as long as the upstream stalls, so reading ahead would let streams
+//! reads only on demand: a `wait()` starts one pool job, which reads until one chunk is decoded
+//! and hands over, as one batch, that chunk and every other chunk the same reads already brought
+//! (no further read: `ChatStream::next_chunk_ready`). Once a batch went to a waiting `wait()`,
+//! the job reads one batch ahead (the consumer is active: it will ask), and stops there until
+//! the next `wait()` takes it. A stream never iterated reads nothing. A read may block for as long as the upstream stalls, so reading ahead would let streams
 //! nobody consumes (never iterated, abandoned after a `next()`) hold pool threads and starve
 //! every other call. `close()` (what `break` calls), `cancel()` (what an `AbortSignal` calls)
 //! and garbage collection drop the connection as soon as no read is in progress, else right
@@ -39,6 +41,8 @@ struct State {
     reading: bool,
     /// `wait()`'s promise, settled by the next chunk or the end.
     waiter: Option<Pending>,
+    /// A batch read ahead of the next `wait()` (only after a batch went to a waiting one).
+    ahead: Option<String>,
     /// `ready()`'s promises, settled once the headers arrived (or the open failed).
     ready: Vec<Pending>,
     opened: bool,
@@ -90,6 +94,7 @@ impl State {
     /// drops it when the read returns).
     fn finish(&mut self, end: End) -> Option<ChatStream> {
         self.end = Some(end);
+        self.ahead = None;
         self.cancel.cancel();
         self.stream.take()
     }
@@ -185,73 +190,98 @@ impl Batch {
 }
 
 /// Reads what `wait()`'s promise awaits: one chunk, read from the network if need be, then the
-/// chunks already received; without a waiter, gives the stream back unread. The end or an
-/// error met after the first chunk is kept for the next `wait()`.
+/// chunks already received. After a batch went to a waiter, reads one batch ahead and keeps it
+/// for the next `wait()`. Without a waiter (and not reading ahead), gives the stream back
+/// unread. The end or an error met after the first chunk of a batch is kept for the `wait()`
+/// after the batch.
 fn read_next(shared: &Shared) {
-    let mut state = shared.lock();
-    let stream = if state.waiter.is_some() {
-        state.stream.take()
-    } else {
-        None
-    };
-    let Some(mut stream) = stream else {
-        state.reading = false;
-        return;
-    };
-    drop(state);
-    let mut batch = Batch {
-        text: String::new(),
-        chunks: 0,
-    };
-    let next = promise::guard(|| {
-        let Some(first) = stream.next_chunk()? else {
-            return Ok(None);
+    read_batches(shared, false);
+}
+
+/// [`read_next`] for a consumer that just took a batch read ahead: reads the next one ahead.
+fn read_ahead(shared: &Shared) {
+    read_batches(shared, true);
+}
+
+fn read_batches(shared: &Shared, mut read_ahead: bool) {
+    loop {
+        let mut state = shared.lock();
+        let wanted = state.waiter.is_some() || read_ahead;
+        let stream = if wanted && state.ahead.is_none() {
+            state.stream.take()
+        } else {
+            None
         };
-        batch.push(&first.text);
-        while !batch.full() {
-            match stream.next_chunk_ready() {
-                Some(Ok(Some(chunk))) => batch.push(&chunk.text),
-                // The end or the error waits for the next `wait()`; the chunks go now.
-                Some(Ok(None)) => return Ok(Some(After::Ended)),
-                Some(Err(e)) => return Ok(Some(After::Failed(e))),
-                None => break,
-            }
-        }
-        Ok(Some(After::More))
-    });
-    let mut state = shared.lock();
-    state.reading = false;
-    if state.end.is_some() {
-        // Closed or cancelled during the read: the waiter was told; the connection goes now.
+        let Some(mut stream) = stream else {
+            state.reading = false;
+            return;
+        };
         drop(state);
-        drop(stream);
-        return;
-    }
-    let after = match next {
-        Ok(Some(after)) => after,
-        Ok(None) => {
-            // The final metadata carries `usage` and `cost`.
-            state.meta = Some(stream.meta().to_string());
-            state.end = Some(End::Finished);
-            state.settle_waiter_with_end();
+        let mut batch = Batch {
+            text: String::new(),
+            chunks: 0,
+        };
+        let next = promise::guard(|| {
+            let Some(first) = stream.next_chunk()? else {
+                return Ok(None);
+            };
+            batch.push(&first.text);
+            while !batch.full() {
+                match stream.next_chunk_ready() {
+                    Some(Ok(Some(chunk))) => batch.push(&chunk.text),
+                    // The end or the error waits for the next `wait()`; the chunks go now.
+                    Some(Ok(None)) => return Ok(Some(After::Ended)),
+                    Some(Err(e)) => return Ok(Some(After::Failed(e))),
+                    None => break,
+                }
+            }
+            Ok(Some(After::More))
+        });
+        let mut state = shared.lock();
+        if state.end.is_some() {
+            // Closed or cancelled during the read: the waiter was told; the connection goes now.
+            state.reading = false;
+            drop(state);
+            drop(stream);
             return;
         }
-        Err(e) => {
-            state.end = Some(End::Failed(e));
-            state.settle_waiter_with_end();
+        let after = match next {
+            Ok(Some(after)) => after,
+            Ok(None) => {
+                // The final metadata carries `usage` and `cost`.
+                state.meta = Some(stream.meta().to_string());
+                state.end = Some(End::Finished);
+                state.reading = false;
+                state.settle_waiter_with_end();
+                return;
+            }
+            Err(e) => {
+                state.end = Some(End::Failed(e));
+                state.reading = false;
+                state.settle_waiter_with_end();
+                return;
+            }
+        };
+        let more = matches!(after, After::More);
+        match after {
+            After::More => state.stream = Some(stream),
+            After::Ended => {
+                state.meta = Some(stream.meta().to_string());
+                state.end = Some(End::Finished);
+            }
+            After::Failed(e) => state.end = Some(End::Failed(e)),
+        }
+        match state.waiter.take() {
+            Some(waiter) => {
+                waiter.settle(Ok(batch.finish()));
+                read_ahead = true;
+            }
+            None => state.ahead = Some(batch.finish()),
+        }
+        if !more {
+            state.reading = false;
             return;
         }
-    };
-    match after {
-        After::More => state.stream = Some(stream),
-        After::Ended => {
-            state.meta = Some(stream.meta().to_string());
-            state.end = Some(End::Finished);
-        }
-        After::Failed(e) => state.end = Some(End::Failed(e)),
-    }
-    if let Some(waiter) = state.waiter.take() {
-        waiter.settle(Ok(batch.finish()));
     }
 }
 
@@ -348,6 +378,14 @@ impl NativeStream {
             pending.settle(Err(Error::invalid_argument(
                 "ChatStream.next() was called while another next() was pending",
             )));
+        } else if let Some(batch) = state.ahead.take() {
+            pending.settle(Ok(batch));
+            if state.stream.is_some() && !state.reading {
+                // The consumer keeps up: read the next batch ahead.
+                state.reading = true;
+                let shared = Arc::clone(&self.shared);
+                aigw_core::pool::spawn(move || read_ahead(&shared));
+            }
         } else if let Some(result) = state.take_end() {
             pending.settle(result);
         } else {

@@ -120,8 +120,9 @@ impl Completions {
     /// finished. The wake-up bytes are read first, so a call finishing meanwhile wakes the
     /// loop again rather than being missed.
     fn drain(&self, py: Python<'_>) -> PyResult<()> {
-        let mut sink = [0u8; 64];
-        while matches!((&self.queue.woken).read(&mut sink), Ok(n) if n > 0) {}
+        // One byte per wake-up, so one read empties the socket unless it came back full.
+        let mut sink = [0u8; 256];
+        while matches!((&self.queue.woken).read(&mut sink), Ok(n) if n == sink.len()) {}
         let finished = std::mem::take(&mut *self.queue.lock());
         let settle = settle_fn(py)?;
         for (future, outcome) in finished {

@@ -50,17 +50,15 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
 
 async def _await(start: Any, *args: Any, **kwargs: Any) -> Any:
     """Starts a native call with a fresh future and awaits it; cancelling the awaiting task
-    cancels the call (the future's done-callback reaches its cancel handle)."""
+    cancels the call (its connection is closed, no retry starts)."""
     loop = asyncio.get_running_loop()
     future = loop.create_future()
     handle = start(*args[:1], _completions(loop), future, *args[1:], **kwargs)
-
-    def on_done(f: asyncio.Future[Any]) -> None:
-        if f.cancelled():
-            handle.cancel()
-
-    future.add_done_callback(on_done)
-    return await future
+    try:
+        return await future
+    except asyncio.CancelledError:
+        handle.cancel()
+        raise
 
 
 class AsyncClient:
