@@ -38,8 +38,12 @@ struct State {
     queue: VecDeque<Job>,
     threads: usize,
     idle: usize,
-    /// Threads asked of the spawner and not started yet.
+    /// Threads asked for and not running yet: counted as coming by `spawn`. A worker moves
+    /// itself from here to `threads` under the lock before it takes its first job, so a
+    /// thread busy with a job is never also counted as coming.
     starting: usize,
+    /// Of those, the ones the spawner has not created yet.
+    to_create: usize,
     running: usize,
     spawner: bool,
 }
@@ -79,6 +83,7 @@ pub fn spawn(job: impl FnOnce() + Send + 'static) {
     let wants_thread = waiting > coming && state.threads + state.starting < pool.max_threads;
     if wants_thread {
         state.starting += 1;
+        state.to_create += 1;
         if !state.spawner {
             state.spawner = true;
             let started = std::thread::Builder::new()
@@ -98,35 +103,34 @@ pub fn spawn(job: impl FnOnce() + Send + 'static) {
     }
 }
 
-/// Starts one worker for a pending `starting` request; on failure (out of threads or memory)
-/// the job waits for a running worker instead.
+/// Creates one worker asked for while the caller holds the lock (when no spawner thread could
+/// start); on failure (out of threads or memory) the job waits for a running worker instead.
 fn start_worker(pool: &'static Pool, state: &mut State) {
-    state.starting = state.starting.saturating_sub(1);
-    let started = std::thread::Builder::new()
-        .name("aigw-worker".into())
-        .stack_size(STACK_SIZE)
-        .spawn(move || worker(pool));
-    if started.is_ok() {
-        state.threads += 1;
+    state.to_create = state.to_create.saturating_sub(1);
+    if new_worker(pool).is_err() {
+        state.starting = state.starting.saturating_sub(1);
     }
 }
 
-/// Starts the workers `spawn` asked for, off the caller's thread. The lock is released while a
-/// thread is created (tens of microseconds each), so `spawn` never waits for a creation.
+fn new_worker(pool: &'static Pool) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("aigw-worker".into())
+        .stack_size(STACK_SIZE)
+        .spawn(move || worker(pool))
+}
+
+/// Creates the workers `spawn` asked for, off the caller's thread and outside the lock (a
+/// creation takes tens of microseconds; `spawn` must not wait for one).
 fn spawner(pool: &'static Pool) {
     let mut state = lock(pool);
     loop {
-        while state.starting > 0 {
+        while state.to_create > 0 {
+            state.to_create -= 1;
             drop(state);
-            let started = std::thread::Builder::new()
-                .name("aigw-worker".into())
-                .stack_size(STACK_SIZE)
-                .spawn(move || worker(pool));
+            let started = new_worker(pool);
             state = lock(pool);
-            // Counted in `starting` until now, so the ceiling held meanwhile.
-            state.starting = state.starting.saturating_sub(1);
-            if started.is_ok() {
-                state.threads += 1;
+            if started.is_err() {
+                state.starting = state.starting.saturating_sub(1);
             }
         }
         let (next, timeout) = pool
@@ -134,7 +138,7 @@ fn spawner(pool: &'static Pool) {
             .wait_timeout(state, IDLE_RETIRE)
             .unwrap_or_else(PoisonError::into_inner);
         state = next;
-        if timeout.timed_out() && state.starting == 0 {
+        if timeout.timed_out() && state.to_create == 0 {
             state.spawner = false;
             return;
         }
@@ -143,6 +147,8 @@ fn spawner(pool: &'static Pool) {
 
 fn worker(pool: &'static Pool) {
     let mut state = lock(pool);
+    state.starting = state.starting.saturating_sub(1);
+    state.threads += 1;
     loop {
         if let Some(job) = state.queue.pop_front() {
             state.running += 1;
