@@ -47,6 +47,15 @@ enum Step {
     NeedsRead,
 }
 
+/// What one read from the body gave.
+enum BodyRead {
+    Bytes(usize),
+    /// The body ended.
+    Eof,
+    /// No read was made: the stream is closed, or reading is not allowed now.
+    Stop(Step),
+}
+
 /// An open chat stream. Dropping it (or `close()`) drops the connection if unfinished.
 pub struct ChatStream {
     source: Source,
@@ -271,42 +280,23 @@ impl ChatStream {
                 }
                 continue;
             }
-            if let Some(e) = self.deferred.take() {
-                return Err(e);
-            }
-            let Source::Sse(reader) = &mut self.source else {
-                return Ok(Step::End);
-            };
-            if !may_read {
-                return Ok(Step::NeedsRead);
-            }
-            let read = reader.read(&mut self.buf);
-            if self.cancel.is_set() {
-                return Err(cancelled_error("stream"));
-            }
-            let n = read.map_err(|e| {
-                self.mid_stream_error(transport::map_io_error(
-                    e,
-                    &self.url,
-                    self.deadline,
-                    Phase::StreamBody,
-                ))
-            })?;
-            if n == 0 {
-                self.done = true;
-                self.source = Source::Closed;
-                let finished = match &self.translator {
-                    Some(t) => t.stopped(),
-                    None => self.saw_finish,
-                };
-                if finished {
-                    return Ok(Step::End);
+            let n = match self.read_more(may_read)? {
+                BodyRead::Bytes(n) => n,
+                BodyRead::Stop(step) => return Ok(step),
+                BodyRead::Eof => {
+                    let finished = match &self.translator {
+                        Some(t) => t.stopped(),
+                        None => self.saw_finish,
+                    };
+                    if finished {
+                        return Ok(Step::End);
+                    }
+                    return Err(Error::protocol(format!(
+                        "stream truncated after {} events: the body ended before [DONE] and before any finish_reason",
+                        self.decoder.dispatched()
+                    )));
                 }
-                return Err(Error::protocol(format!(
-                    "stream truncated after {} events: the body ended before [DONE] and before any finish_reason",
-                    self.decoder.dispatched()
-                )));
-            }
+            };
             if let Err(e) = self.decoder.feed(&self.buf[..n], &mut self.queue) {
                 if self.queue.is_empty() {
                     return Err(e);
@@ -341,33 +331,25 @@ impl ChatStream {
                 }
                 continue;
             }
-            if let Some(e) = self.deferred.take() {
-                return Err(e);
-            }
-            let Source::Sse(reader) = &mut self.source else {
+            let n = match self.read_more(may_read)? {
+                BodyRead::Bytes(n) => n,
+                BodyRead::Stop(step) => return Ok(step),
+                BodyRead::Eof => {
+                    let Some(es) = self.event_stream.as_ref() else {
+                        return Ok(Step::End);
+                    };
+                    if es.translator.stopped() && !es.decoder.has_partial() {
+                        return Ok(Step::End);
+                    }
+                    return Err(Error::protocol(format!(
+                        "stream truncated after {} event-stream frames: the body ended before messageStop",
+                        es.decoder.decoded()
+                    )));
+                }
+            };
+            let Some(es) = self.event_stream.as_mut() else {
                 return Ok(Step::End);
             };
-            if !may_read {
-                return Ok(Step::NeedsRead);
-            }
-            let read = reader.read(&mut self.buf);
-            if self.cancel.is_set() {
-                return Err(cancelled_error("stream"));
-            }
-            let n = read.map_err(|e| {
-                transport::map_io_error(e, &self.url, self.deadline, Phase::StreamBody)
-            })?;
-            if n == 0 {
-                self.done = true;
-                self.source = Source::Closed;
-                if es.translator.stopped() && !es.decoder.has_partial() {
-                    return Ok(Step::End);
-                }
-                return Err(Error::protocol(format!(
-                    "stream truncated after {} event-stream frames: the body ended before messageStop",
-                    es.decoder.decoded()
-                )));
-            }
             if let Err(e) = es.decoder.feed(&self.buf[..n], &mut es.frames) {
                 if es.frames.is_empty() {
                     return Err(e);
@@ -375,6 +357,38 @@ impl ChatStream {
                 self.deferred = Some(e);
             }
         }
+    }
+
+    /// The read both framings share: a decoding error kept from the previous read comes first,
+    /// then (when reading is allowed) one read, with cancellation checked after it.
+    fn read_more(&mut self, may_read: bool) -> Result<BodyRead> {
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
+        let Source::Sse(reader) = &mut self.source else {
+            return Ok(BodyRead::Stop(Step::End));
+        };
+        if !may_read {
+            return Ok(BodyRead::Stop(Step::NeedsRead));
+        }
+        let read = reader.read(&mut self.buf);
+        if self.cancel.is_set() {
+            return Err(cancelled_error("stream"));
+        }
+        let n = read.map_err(|e| {
+            let e = transport::map_io_error(e, &self.url, self.deadline, Phase::StreamBody);
+            if self.event_stream.is_some() {
+                e
+            } else {
+                self.mid_stream_error(e)
+            }
+        })?;
+        if n == 0 {
+            self.done = true;
+            self.source = Source::Closed;
+            return Ok(BodyRead::Eof);
+        }
+        Ok(BodyRead::Bytes(n))
     }
 
     fn mid_stream_error(&self, mut e: Error) -> Error {
