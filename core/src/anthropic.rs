@@ -10,9 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
-use crate::translate::{
-    self, messages, now, push_turn, refuse_many, stop_sequences, text_of, tool_call_input,
-};
+use crate::translate::{self, messages, now, refuse_many, stop_sequences};
 
 /// `max_tokens` when the caller sets none (Anthropic requires it).
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
@@ -50,49 +48,26 @@ fn blocks_of(content: Option<&Value>) -> Result<Vec<Value>> {
     translate::blocks_of(content, |s| json!({ "type": "text", "text": s }), block_of)
 }
 
-/// One OpenAI message as `(role, blocks)` for Anthropic; `None` for system messages, whose text
-/// goes to `system`.
-fn message_of(m: &Value, system: &mut Vec<String>) -> Result<Option<(&'static str, Vec<Value>)>> {
-    let role = m.get("role").and_then(Value::as_str).unwrap_or("");
-    match role {
-        "system" | "developer" => {
-            system.push(text_of(m.get("content").unwrap_or(&Value::Null)));
-            Ok(None)
-        }
-        "user" => Ok(Some(("user", blocks_of(m.get("content"))?))),
-        "assistant" => {
-            let mut blocks = blocks_of(m.get("content"))?;
-            for call in m
-                .get("tool_calls")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let input = tool_call_input(call)?;
-                blocks.push(json!({ "type": "tool_use",
-                    "id": call.get("id").cloned().unwrap_or(Value::Null),
-                    "name": call.pointer("/function/name").cloned().unwrap_or(Value::Null),
-                    "input": input }));
-            }
-            Ok(Some(("assistant", blocks)))
-        }
-        "tool" => Ok(Some((
-            "user",
-            vec![json!({ "type": "tool_result",
-                "tool_use_id": m.get("tool_call_id").cloned().unwrap_or(Value::Null),
-                "content": text_of(m.get("content").unwrap_or(&Value::Null)) })],
-        ))),
-        other => Err(invalid(format!(
-            "message role `{other}` has no Anthropic Messages form"
-        ))),
-    }
-}
+/// What Anthropic's conversation looks like: content, `tool_use` and `tool_result` blocks.
+const SHAPES: translate::Shapes = translate::Shapes {
+    protocol: "Anthropic Messages",
+    blocks: blocks_of,
+    tool_use: |call, input| {
+        json!({ "type": "tool_use", "id": call.get("id").cloned().unwrap_or(Value::Null),
+            "name": call.pointer("/function/name").cloned().unwrap_or(Value::Null), "input": input })
+    },
+    tool_result: |message, text| {
+        json!({ "type": "tool_result",
+            "tool_use_id": message.get("tool_call_id").cloned().unwrap_or(Value::Null),
+            "content": text })
+    },
+};
 
 /// Translates an OpenAI chat request (with `model` set) into a Messages request.
 pub fn request(body: &Map<String, Value>) -> Result<Value> {
     refuse_many(body, "Anthropic Messages")?;
     let messages = messages(body)?;
-    let (system, turns) = turns(messages)?;
+    let (system, turns) = translate::turns(messages, &SHAPES)?;
     let mut out = Map::new();
     out.insert(
         "model".into(),
@@ -137,21 +112,6 @@ pub fn request(body: &Map<String, Value>) -> Result<Value> {
         out.insert("metadata".into(), json!({ "user_id": user }));
     }
     Ok(Value::Object(out))
-}
-
-/// The system texts and the alternating turns of the OpenAI messages (Anthropic wants roles to
-/// alternate: consecutive same-role messages merge; tool results are user turns).
-#[allow(clippy::type_complexity)]
-fn turns(messages: &[Value]) -> Result<(Vec<String>, Vec<(&'static str, Vec<Value>)>)> {
-    let mut system = Vec::new();
-    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for m in messages {
-        let Some((role, blocks)) = message_of(m, &mut system)? else {
-            continue;
-        };
-        push_turn(&mut turns, role, blocks);
-    }
-    Ok((system, turns))
 }
 
 /// An OpenAI function tool as an Anthropic tool.

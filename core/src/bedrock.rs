@@ -9,9 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::eventstream::Frame;
-use crate::translate::{
-    self, messages, now, push_turn, refuse_many, stop_sequences, text_of, tool_call_input,
-};
+use crate::translate::{self, messages, now, refuse_many, stop_sequences};
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::invalid_argument(message)
@@ -79,7 +77,7 @@ fn blocks_of(content: Option<&Value>) -> Result<Vec<Value>> {
 pub fn request(body: &Map<String, Value>) -> Result<Value> {
     refuse_many(body, "Bedrock Converse")?;
     let messages = messages(body)?;
-    let (system, turns) = turns(messages)?;
+    let (system, turns) = translate::turns(messages, &SHAPES)?;
     let mut out = Map::new();
     out.insert(
         "messages".into(),
@@ -91,7 +89,8 @@ pub fn request(body: &Map<String, Value>) -> Result<Value> {
         ),
     );
     if !system.is_empty() {
-        out.insert("system".into(), Value::Array(system));
+        let blocks = system.into_iter().map(|text| json!({ "text": text }));
+        out.insert("system".into(), Value::Array(blocks.collect()));
     }
     if let Some(inference) = inference_config(body) {
         out.insert("inferenceConfig".into(), inference);
@@ -102,50 +101,19 @@ pub fn request(body: &Map<String, Value>) -> Result<Value> {
     Ok(Value::Object(out))
 }
 
-/// The system blocks and the alternating turns of the OpenAI messages (consecutive same-role
-/// messages merged, tool results as user turns).
-#[allow(clippy::type_complexity)]
-fn turns(messages: &[Value]) -> Result<(Vec<Value>, Vec<(&'static str, Vec<Value>)>)> {
-    let mut system = Vec::new();
-    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for m in messages {
-        let (role, blocks) = match m.get("role").and_then(Value::as_str).unwrap_or("") {
-            "system" | "developer" => {
-                system.push(json!({ "text": text_of(m.get("content").unwrap_or(&Value::Null)) }));
-                continue;
-            }
-            "user" => ("user", blocks_of(m.get("content"))?),
-            "assistant" => {
-                let mut blocks = blocks_of(m.get("content"))?;
-                for call in m
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let input = tool_call_input(call)?;
-                    blocks.push(json!({ "toolUse": { "toolUseId": call.get("id").cloned().unwrap_or(Value::Null),
-                        "name": call.pointer("/function/name").cloned().unwrap_or(Value::Null), "input": input } }));
-                }
-                ("assistant", blocks)
-            }
-            "tool" => (
-                "user",
-                vec![
-                    json!({ "toolResult": { "toolUseId": m.get("tool_call_id").cloned().unwrap_or(Value::Null),
-                    "content": [{ "text": text_of(m.get("content").unwrap_or(&Value::Null)) }] } }),
-                ],
-            ),
-            other => {
-                return Err(invalid(format!(
-                    "message role `{other}` has no Bedrock Converse form"
-                )))
-            }
-        };
-        push_turn(&mut turns, role, blocks);
-    }
-    Ok((system, turns))
-}
+/// What Converse's conversation looks like: content, `toolUse` and `toolResult` blocks.
+const SHAPES: translate::Shapes = translate::Shapes {
+    protocol: "Bedrock Converse",
+    blocks: blocks_of,
+    tool_use: |call, input| {
+        json!({ "toolUse": { "toolUseId": call.get("id").cloned().unwrap_or(Value::Null),
+            "name": call.pointer("/function/name").cloned().unwrap_or(Value::Null), "input": input } })
+    },
+    tool_result: |message, text| {
+        json!({ "toolResult": { "toolUseId": message.get("tool_call_id").cloned().unwrap_or(Value::Null),
+            "content": [{ "text": text }] } })
+    },
+};
 
 /// `inferenceConfig` from `max_tokens`, `temperature`, `top_p` and `stop`, if any is set.
 fn inference_config(body: &Map<String, Value>) -> Option<Value> {

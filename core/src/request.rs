@@ -83,17 +83,20 @@ impl ChatBody {
         if stream {
             body.insert("stream".to_string(), Value::Bool(true));
         }
-        let model = match body.get("model") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(m)) if !m.trim().is_empty() => Some(m.clone()),
-            Some(Value::String(_)) => None,
-            Some(_) => {
-                return Err(Error::invalid_argument(
-                    "the request's `model` must be a string",
-                ))
-            }
-        };
+        let model = requested_model(&body)?;
         Ok(ChatBody { body, model })
+    }
+}
+
+/// The model a request body names: its `model` string, `None` when absent, null or blank.
+fn requested_model(body: &Map<String, Value>) -> Result<Option<String>> {
+    match body.get("model") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(m)) if !m.trim().is_empty() => Ok(Some(m.clone())),
+        Some(Value::String(_)) => Ok(None),
+        Some(_) => Err(Error::invalid_argument(
+            "the request's `model` must be a string",
+        )),
     }
 }
 
@@ -132,16 +135,7 @@ impl EmbeddingsBody {
                 ))
             }
         }
-        let model = match body.get("model") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(m)) if !m.trim().is_empty() => Some(m.clone()),
-            Some(Value::String(_)) => None,
-            Some(_) => {
-                return Err(Error::invalid_argument(
-                    "the request's `model` must be a string",
-                ))
-            }
-        };
+        let model = requested_model(&body)?;
         Ok(EmbeddingsBody { body, model })
     }
 }

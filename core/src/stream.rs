@@ -297,12 +297,8 @@ impl ChatStream {
                     )));
                 }
             };
-            if let Err(e) = self.decoder.feed(&self.buf[..n], &mut self.queue) {
-                if self.queue.is_empty() {
-                    return Err(e);
-                }
-                self.deferred = Some(e);
-            }
+            let fed = self.decoder.feed(&self.buf[..n], &mut self.queue);
+            defer_after_decoded(fed, self.queue.is_empty(), &mut self.deferred)?;
         }
     }
 
@@ -350,12 +346,8 @@ impl ChatStream {
             let Some(es) = self.event_stream.as_mut() else {
                 return Ok(Step::End);
             };
-            if let Err(e) = es.decoder.feed(&self.buf[..n], &mut es.frames) {
-                if es.frames.is_empty() {
-                    return Err(e);
-                }
-                self.deferred = Some(e);
-            }
+            let fed = es.decoder.feed(&self.buf[..n], &mut es.frames);
+            defer_after_decoded(fed, es.frames.is_empty(), &mut self.deferred)?;
         }
     }
 
@@ -507,6 +499,23 @@ impl Iterator for ChatStream {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_chunk().transpose()
+    }
+}
+
+/// A decoding error: raised now when nothing whole was decoded before it, else kept in
+/// `deferred` until what was decoded has been handed out.
+fn defer_after_decoded(
+    fed: Result<()>,
+    none_decoded: bool,
+    deferred: &mut Option<Error>,
+) -> Result<()> {
+    match fed {
+        Err(e) if none_decoded => Err(e),
+        Err(e) => {
+            *deferred = Some(e);
+            Ok(())
+        }
+        Ok(()) => Ok(()),
     }
 }
 

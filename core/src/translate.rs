@@ -34,6 +34,63 @@ pub(crate) fn tool_call_input(call: &Value) -> Result<Value> {
         .map_err(|e| Error::invalid_argument(format!("a tool call's arguments are not JSON: {e}")))
 }
 
+/// The alternating `(role, blocks)` turns of a translated request.
+pub(crate) type Turns = Vec<(&'static str, Vec<Value>)>;
+
+/// How one protocol writes what differs between protocols in a conversation: content blocks,
+/// an assistant's tool call and a tool's result.
+pub(crate) struct Shapes {
+    /// The protocol's name, for the error on a role it has no form for.
+    pub protocol: &'static str,
+    /// A message's `content` as the protocol's blocks.
+    pub blocks: fn(Option<&Value>) -> Result<Vec<Value>>,
+    /// A tool call (`call`, with its arguments parsed as `input`) as a block.
+    pub tool_use: fn(call: &Value, input: Value) -> Value,
+    /// A `tool` message (`message`, its content as `text`) as a block.
+    pub tool_result: fn(message: &Value, text: String) -> Value,
+}
+
+/// The system texts and the alternating turns of OpenAI messages: system and developer
+/// messages give their text; consecutive same-role messages merge; tool results are user turns.
+pub(crate) fn turns(messages: &[Value], shapes: &Shapes) -> Result<(Vec<String>, Turns)> {
+    let mut system = Vec::new();
+    let mut turns = Turns::new();
+    for m in messages {
+        let content = m.get("content");
+        let (role, blocks) = match m.get("role").and_then(Value::as_str).unwrap_or("") {
+            "system" | "developer" => {
+                system.push(text_of(content.unwrap_or(&Value::Null)));
+                continue;
+            }
+            "user" => ("user", (shapes.blocks)(content)?),
+            "assistant" => {
+                let mut blocks = (shapes.blocks)(content)?;
+                for call in m
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    blocks.push((shapes.tool_use)(call, tool_call_input(call)?));
+                }
+                ("assistant", blocks)
+            }
+            "tool" => {
+                let text = text_of(content.unwrap_or(&Value::Null));
+                ("user", vec![(shapes.tool_result)(m, text)])
+            }
+            other => {
+                return Err(Error::invalid_argument(format!(
+                    "message role `{other}` has no {} form",
+                    shapes.protocol
+                )))
+            }
+        };
+        push_turn(&mut turns, role, blocks);
+    }
+    Ok((system, turns))
+}
+
 /// Appends a turn, merging it into the previous one of the same role (the protocols want
 /// roles to alternate).
 pub(crate) fn push_turn(

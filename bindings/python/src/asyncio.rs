@@ -291,12 +291,7 @@ impl StreamHandle {
     /// The response metadata; `usage` and `cost` are added once the stream ended.
     #[getter]
     fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let meta = self
-            .meta
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        conversion::to_py(py, &meta)
+        conversion::shared_to_py(py, &self.meta)
     }
 
     /// Reads the next chunks into `future`: a list of one or more dicts (every chunk that

@@ -212,3 +212,15 @@ fn sequence<'py>(
     }
     Ok(Value::Array(out))
 }
+
+/// A value shared with the thread that updates it (a stream's metadata), as a Python object.
+pub(crate) fn shared_to_py<'py>(
+    py: Python<'py>,
+    value: &std::sync::Mutex<Value>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let value = value
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    to_py(py, &value)
+}

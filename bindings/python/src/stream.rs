@@ -47,12 +47,7 @@ impl ChatStream {
     /// added once the stream ended.
     #[getter]
     fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let meta = self
-            .meta
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        conversion::to_py(py, &meta)
+        conversion::shared_to_py(py, &self.meta)
     }
 
     fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
