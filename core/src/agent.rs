@@ -297,6 +297,132 @@ impl<In: Transport> Connector<In> for CoarseTimeoutsConnector {
     }
 }
 
+/// Sends a request's head and its body in one write. ureq transmits the head, then the body: on
+/// a connection that is two `send` calls, two TCP segments, and on loopback or a busy server two
+/// wake-ups of the reader, for every request. When the head declares a `content-length` body
+/// that fits the output buffer together with the head, the head is held back and goes out in
+/// front of the body's first (and only) part. Any other head (no body, chunked, `expect`, too
+/// large) goes out at once, and a held head is sent before any read, so nothing can wait on it.
+/// Sits on top of the chain, so under TLS both travel in one record too.
+#[derive(Debug)]
+struct OneWrite<T> {
+    inner: T,
+    held: Vec<u8>,
+}
+
+/// The body length a request head declares, when the body may follow the head in one write:
+/// `content-length` present and not zero, no `transfer-encoding`, no `expect`.
+fn held_body_len(head: &[u8]) -> Option<usize> {
+    if !head.ends_with(b"\r\n\r\n") || !head.first().is_some_and(u8::is_ascii_uppercase) {
+        return None;
+    }
+    let mut len = None;
+    for line in head.split(|b| *b == b'\n').skip(1) {
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let (name, value) = line.split_at(colon);
+        if name.eq_ignore_ascii_case(b"transfer-encoding") || name.eq_ignore_ascii_case(b"expect") {
+            return None;
+        }
+        if name.eq_ignore_ascii_case(b"content-length") {
+            len = std::str::from_utf8(&value[1..])
+                .ok()?
+                .trim()
+                .parse::<usize>()
+                .ok();
+        }
+    }
+    len.filter(|n| *n > 0)
+}
+
+impl<T: Transport> OneWrite<T> {
+    /// Sends the held head on its own (the output buffer's content is not needed any more).
+    fn flush_held(&mut self, timeout: NextTimeout) -> std::result::Result<(), ureq::Error> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let head = std::mem::take(&mut self.held);
+        self.inner.buffers().output()[..head.len()].copy_from_slice(&head);
+        self.inner.transmit_output(head.len(), timeout)
+    }
+}
+
+impl<T: Transport> Transport for OneWrite<T> {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(
+        &mut self,
+        amount: usize,
+        timeout: NextTimeout,
+    ) -> std::result::Result<(), ureq::Error> {
+        let output = self.inner.buffers().output();
+        let room = output.len();
+        if self.held.is_empty() {
+            let out = &output[..amount];
+            if held_body_len(out).is_some_and(|body| amount + body <= room) {
+                self.held.extend_from_slice(out);
+                return Ok(());
+            }
+            return self.inner.transmit_output(amount, timeout);
+        }
+        let head = self.held.len();
+        if head + amount > room {
+            // Not the body the head announced (it was to fit): send them one after the other.
+            let body = output[..amount].to_vec();
+            self.flush_held(timeout)?;
+            self.inner.buffers().output()[..amount].copy_from_slice(&body);
+            return self.inner.transmit_output(amount, timeout);
+        }
+        output.copy_within(..amount, head);
+        output[..head].copy_from_slice(&self.held);
+        self.held.clear();
+        self.inner.transmit_output(head + amount, timeout)
+    }
+
+    fn maybe_await_input(
+        &mut self,
+        timeout: NextTimeout,
+    ) -> std::result::Result<bool, ureq::Error> {
+        self.flush_held(timeout)?;
+        self.inner.maybe_await_input(timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
+        self.flush_held(timeout)?;
+        self.inner.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
+    }
+}
+
+/// Puts [`OneWrite`] on top of the chain (above TLS).
+#[derive(Debug)]
+struct OneWriteConnector;
+
+impl<In: Transport> Connector<In> for OneWriteConnector {
+    type Out = OneWrite<In>;
+
+    fn connect(
+        &self,
+        _: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> std::result::Result<Option<Self::Out>, ureq::Error> {
+        Ok(chained.map(|inner| OneWrite {
+            inner,
+            held: Vec::new(),
+        }))
+    }
+}
+
 /// The largest response head (status line and headers) aigw reads: 16 KiB, twice what common
 /// proxies pass (nginx's `proxy_buffer_size` is 4–8 KiB); a larger one is `PROTOCOL`.
 pub const MAX_RESPONSE_HEAD: usize = 16 * 1024;
@@ -323,12 +449,14 @@ pub fn build_agent(profile: &Profile, env: &Env) -> Result<Agent> {
         .max_redirects(0)
         .user_agent(format!("aigw/{}", crate::VERSION))
         .build();
-    // ureq's default chain (CONNECT proxy, TCP, rustls) with CoarseTimeouts between TCP and TLS.
+    // ureq's default chain (CONNECT proxy, TCP, rustls) with CoarseTimeouts between TCP and TLS
+    // and OneWrite on top.
     let connector =
         ().chain(ConnectProxyConnector::default())
             .chain(TcpConnector::default())
             .chain(CoarseTimeoutsConnector)
-            .chain(RustlsConnector::default());
+            .chain(RustlsConnector::default())
+            .chain(OneWriteConnector);
     Ok(Agent::with_parts(
         config,
         connector,
@@ -375,5 +503,122 @@ impl AgentCell {
 impl std::fmt::Debug for AgentCell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AgentCell")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ureq::unversioned::transport::LazyBuffers;
+
+    /// A connection that records what is transmitted, one entry per transmit.
+    #[derive(Debug)]
+    struct Recorder {
+        buffers: LazyBuffers,
+        sent: Vec<Vec<u8>>,
+    }
+
+    impl Transport for Recorder {
+        fn buffers(&mut self) -> &mut dyn Buffers {
+            &mut self.buffers
+        }
+        fn transmit_output(
+            &mut self,
+            amount: usize,
+            _: NextTimeout,
+        ) -> std::result::Result<(), ureq::Error> {
+            let bytes = self.buffers.output()[..amount].to_vec();
+            self.sent.push(bytes);
+            Ok(())
+        }
+        fn await_input(&mut self, _: NextTimeout) -> std::result::Result<bool, ureq::Error> {
+            Ok(false)
+        }
+        fn is_open(&mut self) -> bool {
+            true
+        }
+    }
+
+    fn timeout() -> NextTimeout {
+        NextTimeout {
+            after: TimeDuration::NotHappening,
+            reason: ureq::Timeout::Global,
+            per_read: None,
+            per_write: None,
+        }
+    }
+
+    fn one_write(output: usize) -> OneWrite<Recorder> {
+        OneWrite {
+            inner: Recorder {
+                buffers: LazyBuffers::new(64, output),
+                sent: Vec::new(),
+            },
+            held: Vec::new(),
+        }
+    }
+
+    /// Writes `bytes` into the output buffer and transmits them, as ureq does.
+    fn send(t: &mut OneWrite<Recorder>, bytes: &[u8]) {
+        t.buffers().output()[..bytes.len()].copy_from_slice(bytes);
+        t.transmit_output(bytes.len(), timeout()).expect("transmit");
+    }
+
+    const POST: &[u8] = b"POST /v1/chat HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\n";
+
+    #[test]
+    fn a_head_and_its_body_leave_in_one_write() {
+        let mut t = one_write(1024);
+        for round in 0..2 {
+            send(&mut t, POST);
+            assert_eq!(t.inner.sent.len(), round, "the head is held");
+            send(&mut t, b"hello");
+        }
+        let whole = [POST, b"hello"].concat();
+        assert_eq!(t.inner.sent, vec![whole.clone(), whole]);
+    }
+
+    #[test]
+    fn heads_without_a_body_to_wait_for_leave_at_once() {
+        let heads: [&[u8]; 5] = [
+            b"GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n",
+            b"POST /a HTTP/1.1\r\ncontent-length: 0\r\n\r\n",
+            b"POST /a HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n",
+            b"POST /a HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+            // Larger than the buffer can hold together with its head.
+            b"POST /a HTTP/1.1\r\ncontent-length: 4000\r\n\r\n",
+        ];
+        for head in heads {
+            let mut t = one_write(1024);
+            send(&mut t, head);
+            assert_eq!(
+                t.inner.sent,
+                vec![head.to_vec()],
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        // Not a head at all (e.g. the tail of one split over two writes).
+        let mut t = one_write(1024);
+        send(&mut t, b"x-long: value\r\ncontent-length: 5\r\n\r\n");
+        assert_eq!(t.inner.sent.len(), 1);
+    }
+
+    #[test]
+    fn a_held_head_goes_out_before_any_read() {
+        let mut t = one_write(1024);
+        send(&mut t, POST);
+        assert!(t.inner.sent.is_empty());
+        assert!(!t.await_input(timeout()).expect("await"));
+        assert_eq!(t.inner.sent, vec![POST.to_vec()]);
+    }
+
+    #[test]
+    fn a_body_part_larger_than_announced_follows_the_head() {
+        let mut t = one_write(64);
+        send(&mut t, POST);
+        let body = [b'b'; 40];
+        send(&mut t, &body);
+        assert_eq!(t.inner.sent, vec![POST.to_vec(), body.to_vec()]);
     }
 }
