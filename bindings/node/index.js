@@ -85,8 +85,9 @@ function encode(value, what) {
   }
   // JSON.stringify writes NaN and ±Infinity as null, where Python refuses them. A null value is
   // their only trace, and it always follows `:`, `,` or `[` (no spaces are written), so the
-  // value is walked a second time only when the text holds one, not for every request.
-  if (text === 'null' || NULL_VALUE.test(text)) refuseNonFinite(value, what);
+  // value is walked a second time only when the text holds one, not for every request
+  // (`includes` first: a plain search is cheaper than the expression on every request).
+  if (text === 'null' || (text.includes('null') && NULL_VALUE.test(text))) refuseNonFinite(value, what);
   return text;
 }
 

@@ -74,7 +74,7 @@ fn refuses_stream_options(error: &Error) -> bool {
 /// A successful non-streaming answer: its raw body and metadata.
 struct RawAnswer {
     raw: Vec<u8>,
-    meta: Value,
+    meta: answer::Meta,
     model: String,
     attempts: Vec<Attempt>,
 }
@@ -455,8 +455,10 @@ impl Client {
         let answer = self
             .send_whole(request, options, Endpoint::Chat { stream: false })
             .and_then(|a| self.translated(a))
-            .and_then(|(a, usage)| {
-                answer::tree_with_meta(&a.raw, self.finish(&a, Expected::Chat).with_usage(usage))
+            .and_then(|(mut a, usage)| {
+                let meta = std::mem::take(&mut a.meta);
+                let finish = self.finish(&a, meta, Expected::Chat).with_usage(usage);
+                answer::tree_with_meta(&a.raw, finish)
             });
         self.scrubbed(answer, options)
     }
@@ -468,8 +470,10 @@ impl Client {
         let answer = self
             .send_whole(request, options, Endpoint::Chat { stream: false })
             .and_then(|a| self.translated(a))
-            .and_then(|(a, usage)| {
-                answer::spliced_text(&a.raw, self.finish(&a, Expected::Chat).with_usage(usage))
+            .and_then(|(mut a, usage)| {
+                let meta = std::mem::take(&mut a.meta);
+                let finish = self.finish(&a, meta, Expected::Chat).with_usage(usage);
+                answer::spliced_text(&a.raw, finish)
             });
         self.scrubbed(answer, options)
     }
@@ -480,7 +484,10 @@ impl Client {
     pub fn embeddings(&self, request: Value, options: &RequestOptions) -> Result<Value> {
         let answer = self
             .send_whole(request, options, Endpoint::Embeddings)
-            .and_then(|a| answer::tree_with_meta(&a.raw, self.finish(&a, Expected::Embeddings)));
+            .and_then(|mut a| {
+                let meta = std::mem::take(&mut a.meta);
+                answer::tree_with_meta(&a.raw, self.finish(&a, meta, Expected::Embeddings))
+            });
         self.scrubbed(answer, options)
     }
 
@@ -488,7 +495,10 @@ impl Client {
     pub fn embeddings_text(&self, request: Value, options: &RequestOptions) -> Result<String> {
         let answer = self
             .send_whole(request, options, Endpoint::Embeddings)
-            .and_then(|a| answer::spliced_text(&a.raw, self.finish(&a, Expected::Embeddings)));
+            .and_then(|mut a| {
+                let meta = std::mem::take(&mut a.meta);
+                answer::spliced_text(&a.raw, self.finish(&a, meta, Expected::Embeddings))
+            });
         self.scrubbed(answer, options)
     }
 
@@ -503,9 +513,15 @@ impl Client {
         )
     }
 
-    fn finish<'a>(&'a self, a: &'a RawAnswer, expected: Expected) -> Finish<'a> {
+    /// What turns `a` into the answer; `meta` is `a.meta`, taken out of it (not cloned).
+    fn finish<'a>(
+        &'a self,
+        a: &'a RawAnswer,
+        meta: answer::Meta,
+        expected: Expected,
+    ) -> Finish<'a> {
         Finish {
-            meta: a.meta.clone(),
+            meta,
             url: match expected {
                 Expected::Chat => &self.inner.route.request_endpoint,
                 Expected::Embeddings => self
@@ -548,7 +564,6 @@ impl Client {
             opened.response.status().as_u16(),
             opened.response.headers(),
             &opened.model,
-            &opened.attempts,
         );
         Ok(RawAnswer {
             raw,
@@ -571,12 +586,16 @@ impl Client {
         let endpoint = Endpoint::Chat { stream: true };
         let opened = self.open(request, endpoint, options, deadline, Some(&cancel));
         let opened = self.scrubbed(opened, options)?;
-        let meta = answer::response_meta(
-            opened.response.status().as_u16(),
-            opened.response.headers(),
-            &opened.model,
-            &opened.attempts,
-        );
+        let meta = answer::MetaJson {
+            meta: answer::response_meta(
+                opened.response.status().as_u16(),
+                opened.response.headers(),
+                &opened.model,
+            ),
+            attempts: &opened.attempts,
+            ended: None,
+        }
+        .to_value();
         let price = self.price(&opened.model);
         let gateway = self.gateway_headers(options).unwrap_or_default();
         let stream = ChatStream::open(

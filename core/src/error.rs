@@ -117,13 +117,21 @@ pub struct Attempt {
 impl Attempt {
     /// The attempt as JSON (`{"status", "error", "model", "key_index", "delay_ms"}`).
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "status": self.status,
-            "error": self.error.map(ErrorCode::as_str),
-            "model": self.model,
-            "key_index": self.key_index,
-            "delay_ms": self.delay_ms,
-        })
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl serde::Serialize for Attempt {
+    /// Keys in sorted order, as a JSON tree writes them.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(5))?;
+        map.serialize_entry("delay_ms", &self.delay_ms)?;
+        map.serialize_entry("error", &self.error.map(ErrorCode::as_str))?;
+        map.serialize_entry("key_index", &self.key_index)?;
+        map.serialize_entry("model", &self.model)?;
+        map.serialize_entry("status", &self.status)?;
+        map.end()
     }
 }
 

@@ -109,14 +109,22 @@ impl Usage {
 
     /// The `usage` object of the `"aigw"` metadata.
     pub fn to_json(&self) -> Value {
-        json!({
-            "input_tokens": self.input_tokens,
-            "cached_input_tokens": self.cached_input_tokens,
-            "cache_write_tokens": self.cache_write_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "output_tokens": self.output_tokens,
-            "total_tokens": self.total_tokens,
-        })
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+impl serde::Serialize for Usage {
+    /// Keys in sorted order, as a JSON tree writes them.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(6))?;
+        map.serialize_entry("cache_write_tokens", &self.cache_write_tokens)?;
+        map.serialize_entry("cached_input_tokens", &self.cached_input_tokens)?;
+        map.serialize_entry("input_tokens", &self.input_tokens)?;
+        map.serialize_entry("output_tokens", &self.output_tokens)?;
+        map.serialize_entry("reasoning_tokens", &self.reasoning_tokens)?;
+        map.serialize_entry("total_tokens", &self.total_tokens)?;
+        map.end()
     }
 }
 
