@@ -1,6 +1,7 @@
 //! The connection machinery under every request: the keep-alive agent (TLS roots from the OS
 //! store and the bundled set, a DNS cache, coarse socket timeouts, cancellable reads, EINTR
-//! resumed) and the cell that rebuilds it after a fork. Nothing here knows about LLMs.
+//! resumed, a request's head and body in one write) and the cell that rebuilds it after a
+//! fork. Nothing here knows about LLMs.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
