@@ -456,9 +456,8 @@ impl Client {
             .send_whole(request, options, Endpoint::Chat { stream: false })
             .and_then(|a| self.translated(a))
             .and_then(|(mut a, usage)| {
-                let meta = std::mem::take(&mut a.meta);
-                let finish = self.finish(&a, meta, Expected::Chat).with_usage(usage);
-                answer::tree_with_meta(&a.raw, finish)
+                let (raw, finish) = self.finish(&mut a, Expected::Chat);
+                answer::tree_with_meta(raw, finish.with_usage(usage))
             });
         self.scrubbed(answer, options)
     }
@@ -471,9 +470,8 @@ impl Client {
             .send_whole(request, options, Endpoint::Chat { stream: false })
             .and_then(|a| self.translated(a))
             .and_then(|(mut a, usage)| {
-                let meta = std::mem::take(&mut a.meta);
-                let finish = self.finish(&a, meta, Expected::Chat).with_usage(usage);
-                answer::spliced_text(&a.raw, finish)
+                let (raw, finish) = self.finish(&mut a, Expected::Chat);
+                answer::spliced_text(raw, finish.with_usage(usage))
             });
         self.scrubbed(answer, options)
     }
@@ -485,8 +483,8 @@ impl Client {
         let answer = self
             .send_whole(request, options, Endpoint::Embeddings)
             .and_then(|mut a| {
-                let meta = std::mem::take(&mut a.meta);
-                answer::tree_with_meta(&a.raw, self.finish(&a, meta, Expected::Embeddings))
+                let (raw, finish) = self.finish(&mut a, Expected::Embeddings);
+                answer::tree_with_meta(raw, finish)
             });
         self.scrubbed(answer, options)
     }
@@ -496,8 +494,8 @@ impl Client {
         let answer = self
             .send_whole(request, options, Endpoint::Embeddings)
             .and_then(|mut a| {
-                let meta = std::mem::take(&mut a.meta);
-                answer::spliced_text(&a.raw, self.finish(&a, meta, Expected::Embeddings))
+                let (raw, finish) = self.finish(&mut a, Expected::Embeddings);
+                answer::spliced_text(raw, finish)
             });
         self.scrubbed(answer, options)
     }
@@ -513,14 +511,11 @@ impl Client {
         )
     }
 
-    /// What turns `a` into the answer; `meta` is `a.meta`, taken out of it (not cloned).
-    fn finish<'a>(
-        &'a self,
-        a: &'a RawAnswer,
-        meta: answer::Meta,
-        expected: Expected,
-    ) -> Finish<'a> {
-        Finish {
+    /// `a`'s body and what turns it into the answer (its metadata moved out of `a`, not cloned).
+    fn finish<'a>(&'a self, a: &'a mut RawAnswer, expected: Expected) -> (&'a [u8], Finish<'a>) {
+        let meta = std::mem::take(&mut a.meta);
+        let a = &*a;
+        let finish = Finish {
             meta,
             url: match expected {
                 Expected::Chat => &self.inner.route.request_endpoint,
@@ -535,7 +530,8 @@ impl Client {
             price: self.price(&a.model),
             expected,
             upstream_usage: None,
-        }
+        };
+        (&a.raw, finish)
     }
 
     /// Sends a non-streaming call and reads its whole body.
