@@ -57,11 +57,10 @@ fn a_cancelled_catalog_call_sends_nothing_and_a_cancel_in_flight_closes_it() {
     );
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(m.requests().len(), 1, "no retry after the cancel");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while m.connections_closed() < 1 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(m.connections_closed() >= 1, "the connection was closed");
+    assert!(
+        m.wait_closed_beyond(0, Duration::from_secs(5)) >= 1,
+        "the connection was closed"
+    );
 }
 
 #[test]
@@ -169,12 +168,8 @@ fn cancel_a_stalled_translated_stream(profile: serde_json::Value) {
         "only the text before the stall arrived: {text:?}"
     );
     // The mock notices the close when it writes again, after its stall.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while m.connections_closed() == closed_before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
     assert!(
-        m.connections_closed() > closed_before,
+        m.wait_closed_beyond(closed_before, Duration::from_secs(10)) > closed_before,
         "the mock saw the connection close"
     );
     assert_eq!(m.requests().len(), 1, "no retry after the cancel");

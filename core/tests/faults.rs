@@ -155,20 +155,18 @@ fn read_in_batches(c: &Client, spec: &str) -> (Vec<String>, Option<ErrorCode>, u
     };
     let (mut texts, mut from_ready) = (Vec::new(), 0);
     loop {
-        match s.next_chunk() {
-            Ok(Some(chunk)) => texts.push(chunk.text),
+        // What was received already first; a read only when nothing is left of it.
+        let (next, ready) = match s.next_chunk_ready() {
+            Some(next) => (next, true),
+            None => (s.next_chunk(), false),
+        };
+        match next {
+            Ok(Some(chunk)) => {
+                texts.push(chunk.text);
+                from_ready += usize::from(ready);
+            }
             Ok(None) => return (texts, None, from_ready),
             Err(e) => return (texts, Some(e.code), from_ready),
-        }
-        while let Some(next) = s.next_chunk_ready() {
-            match next {
-                Ok(Some(chunk)) => {
-                    texts.push(chunk.text);
-                    from_ready += 1;
-                }
-                Ok(None) => return (texts, None, from_ready),
-                Err(e) => return (texts, Some(e.code), from_ready),
-            }
         }
     }
 }

@@ -51,14 +51,9 @@ fn hello() -> Value {
     json!({ "messages": [{ "role": "user", "content": "hello" }] })
 }
 
-/// The mock counts a close when it next reads or writes (after any stall it was told to make).
 fn assert_mock_sees_close(m: &MockGateway, closed_before: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while m.connections_closed() == closed_before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
     assert!(
-        m.connections_closed() > closed_before,
+        m.wait_closed_beyond(closed_before, Duration::from_secs(10)) > closed_before,
         "the mock saw the connection close"
     );
 }

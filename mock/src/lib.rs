@@ -215,6 +215,17 @@ impl MockGateway {
         self.state.connections_closed.load(Ordering::SeqCst)
     }
 
+    /// Waits until more than `seen` connections were closed, or `within` passed; returns the
+    /// count then. The mock counts a close when it next reads or writes on the connection (after
+    /// any stall it was told to make), so a test that closed one waits here rather than sleeps.
+    pub fn wait_closed_beyond(&self, seen: usize, within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        while self.connections_closed() <= seen && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        self.connections_closed()
+    }
+
     /// The most connections that were open at once since start or the last reset: proof that
     /// requests ran concurrently, as a count rather than a timing.
     pub fn connections_peak(&self) -> usize {

@@ -123,6 +123,24 @@ char *fault_options(const char *spec, const char *more) {
     return str_printf("{\"headers\": {\"x-mock-fault\": \"%s\"}%s}", spec, more);
 }
 
+/* Grows `*buf` (of `*cap` bytes, `len` used) so that at least 4 KiB are free; 0 when out of
+ * memory (`*buf` and `*cap` unchanged). */
+static int room_for(char **buf, size_t *cap, size_t len) {
+    char *bigger;
+    size_t grown;
+    if (*cap - len >= 4096) {
+        return 1;
+    }
+    grown = *cap * 2 + 4096;
+    bigger = realloc(*buf, grown);
+    if (bigger == NULL) {
+        return 0;
+    }
+    *buf = bigger;
+    *cap = grown;
+    return 1;
+}
+
 char *mock_control(const test_args *args, const char *method, const char *route) {
     struct sockaddr_in addr;
     char *request = str_printf("%s /__mock/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -146,14 +164,8 @@ char *mock_control(const test_args *args, const char *method, const char *route)
     /* The mock closes the connection after its answer (Connection: close): read to the end. */
     while (ok) {
         ssize_t n;
-        if (cap - len < 4096) {
-            char *bigger;
-            cap = cap * 2 + 4096;
-            bigger = realloc(answer, cap);
-            if (bigger == NULL) {
-                abort();
-            }
-            answer = bigger;
+        if (!room_for(&answer, &cap, len)) {
+            abort();
         }
         n = read(fd, answer + len, cap - len - 1);
         if (n < 0 && errno == EINTR) {
@@ -212,16 +224,10 @@ char *read_file(const char *path) {
     }
     for (;;) {
         size_t n;
-        if (cap - len < 4096) {
-            char *bigger;
-            cap = cap * 2 + 4096;
-            bigger = realloc(text, cap);
-            if (bigger == NULL) {
-                free(text);
-                fclose(f);
-                return NULL;
-            }
-            text = bigger;
+        if (!room_for(&text, &cap, len)) {
+            free(text);
+            fclose(f);
+            return NULL;
         }
         n = fread(text + len, 1, cap - len - 1, f);
         len += n;

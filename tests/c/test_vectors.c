@@ -494,6 +494,20 @@ static char *copy_or_null(const char *text) {
     return text != NULL ? str_printf("%s", text) : NULL;
 }
 
+/* A stream chunk's `piece` (NULL: the chunk has none) taken into `*slot`: appended to it
+ * (`*slot` holds text), or in place of it. */
+static void take_piece(char **slot, const char *piece, int accumulate) {
+    if (piece == NULL) {
+        return;
+    }
+    if (accumulate) {
+        append(slot, piece);
+    } else {
+        free(*slot);
+        *slot = copy_or_null(piece);
+    }
+}
+
 /* `profiles[kind]` of protocols.json as a profile for this run's mock: `{origin}` replaced by
  * the mock's address, the api_key by the one the mock accepts, and the fields of `overrides`
  * (may be NULL) laid over it. Returns malloc'd JSON. */
@@ -633,7 +647,6 @@ static outcome protocol_outcome(const aigw_client *client, const char *fault, in
             const char *chunk = NULL;
             size_t len = 0;
             json_value *doc;
-            const char *piece;
             o.status = aigw_stream_next(s, &chunk, &len, &o.err);
             if (o.status != AIGW_STATUS_OK) {
                 break;
@@ -642,24 +655,12 @@ static outcome protocol_outcome(const aigw_client *client, const char *fault, in
             if (doc == NULL || strlen(chunk) != len) {
                 malformed_chunks++;
             }
-            piece = json_path_str(doc, "choices.0.delta.content");
-            if (piece != NULL) {
-                append(&text, piece);
-            }
-            piece = json_path_str(doc, "choices.0.delta.tool_calls.0.function.name");
-            if (piece != NULL) {
-                free(o.tool_name);
-                o.tool_name = copy_or_null(piece);
-            }
-            piece = json_path_str(doc, "choices.0.delta.tool_calls.0.function.arguments");
-            if (piece != NULL) {
-                append(&args, piece);
-            }
-            piece = json_path_str(doc, "choices.0.finish_reason");
-            if (piece != NULL) {
-                free(o.finish_reason);
-                o.finish_reason = copy_or_null(piece);
-            }
+            take_piece(&text, json_path_str(doc, "choices.0.delta.content"), 1);
+            take_piece(&o.tool_name,
+                       json_path_str(doc, "choices.0.delta.tool_calls.0.function.name"), 0);
+            take_piece(&args,
+                       json_path_str(doc, "choices.0.delta.tool_calls.0.function.arguments"), 1);
+            take_piece(&o.finish_reason, json_path_str(doc, "choices.0.finish_reason"), 0);
             json_free(doc);
         }
         /* One check for all chunks: how many arrive before a mid-stream error may vary. */
@@ -720,21 +721,22 @@ static void check_expect(const char *name, const outcome *o, const json_value *e
     for (i = 0; expect != NULL && i < expect->count; i++) {
         const char *field = expect->keys[i];
         const json_value *want = &expect->items[i];
+        const struct {
+            const char *field;
+            const char *got;
+        } texts[] = {{"content", o->content},
+                     {"tool_name", o->tool_name},
+                     {"tool_arguments", o->tool_arguments},
+                     {"finish_reason", o->finish_reason}};
+        size_t t;
         int ok;
-        if (strcmp(field, "content") == 0) {
-            check_text_field(name, field, o->content, want);
-            continue;
+        for (t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+            if (strcmp(field, texts[t].field) == 0) {
+                break;
+            }
         }
-        if (strcmp(field, "tool_name") == 0) {
-            check_text_field(name, field, o->tool_name, want);
-            continue;
-        }
-        if (strcmp(field, "tool_arguments") == 0) {
-            check_text_field(name, field, o->tool_arguments, want);
-            continue;
-        }
-        if (strcmp(field, "finish_reason") == 0) {
-            check_text_field(name, field, o->finish_reason, want);
+        if (t < sizeof texts / sizeof texts[0]) {
+            check_text_field(name, field, texts[t].got, want);
             continue;
         }
         if (strcmp(field, "usage") == 0) {
